@@ -1,0 +1,67 @@
+"""Backend contracts v1: the pydantic models that are the single source of truth.
+
+The gateway's clients validate every backend response with these models, and the
+reference backends in ``backends/`` import them to declare their request and response
+bodies, so the two sides cannot drift apart silently. ``docs/contracts.md`` describes them
+for humans.
+"""
+
+from clients.contracts.bandit import Arm, DecideRequest, DecideResponse, RewardRequest
+from clients.contracts.catalog import (
+    BannerEntity,
+    BannersBatch,
+    BatchGetRequest,
+    BrandEntity,
+    BrandsBatch,
+    CategoriesResponse,
+    CategoryEntity,
+    ItemEntity,
+    ItemsBatch,
+    OpeningInterval,
+    VenueEntity,
+    VenuesBatch,
+)
+from clients.contracts.common import EntityKind, Location, Money, RequestContext, Surface
+from clients.contracts.faults import FaultConfig
+from clients.contracts.popularity import PopularityScope, PopularResponse
+from clients.contracts.ranking import RankRequest, RankResponse, ScoredId
+from clients.contracts.retrieval import (
+    Candidate,
+    CandidatesRequest,
+    CandidatesResponse,
+    RetrievalStrategy,
+)
+
+__all__ = [
+    "Arm",
+    "BannerEntity",
+    "BannersBatch",
+    "BatchGetRequest",
+    "BrandEntity",
+    "BrandsBatch",
+    "Candidate",
+    "CandidatesRequest",
+    "CandidatesResponse",
+    "CategoriesResponse",
+    "CategoryEntity",
+    "DecideRequest",
+    "DecideResponse",
+    "EntityKind",
+    "FaultConfig",
+    "ItemEntity",
+    "ItemsBatch",
+    "Location",
+    "Money",
+    "OpeningInterval",
+    "PopularResponse",
+    "PopularityScope",
+    "RankRequest",
+    "RankResponse",
+    "RequestContext",
+    "RetrievalStrategy",
+    "RewardRequest",
+    "ScoredId",
+    "Surface",
+    "VenueEntity",
+    "VenuesBatch",
+]
