@@ -30,8 +30,20 @@ class OpeningInterval(Contract):
     closes: str
 
 
+class BrandEntity(Contract):
+    """A chain that owns venues across cities."""
+
+    id: str
+    name: str
+    logo_url: str | None = None
+
+
 class VenueEntity(Contract):
-    """A restaurant or shop, with what the gateway needs to filter and display it."""
+    """A restaurant or shop, with what the gateway needs to filter and display it.
+
+    ``brand`` is embedded (denormalised) so that hydrating a page's venues needs no second,
+    sequential brands lookup on the critical path.
+    """
 
     id: str
     name: str
@@ -49,6 +61,7 @@ class VenueEntity(Contract):
     categories: list[str] = Field(default_factory=list)
     image_url: str | None = None
     brand_id: str | None = None
+    brand: BrandEntity | None = None
     created_at: str | None = None
 
 
@@ -61,14 +74,6 @@ class ItemEntity(Contract):
     price: Money
     image_url: str | None = None
     category: str | None = None
-
-
-class BrandEntity(Contract):
-    """A chain that owns venues across cities."""
-
-    id: str
-    name: str
-    logo_url: str | None = None
 
 
 class BannerEntity(Contract):
