@@ -1,0 +1,499 @@
+"""The resilience layer every backend client shares.
+
+:class:`BackendClient` owns one pooled ``httpx.AsyncClient`` per backend and wraps each call
+in, from the outside in::
+
+    cache (fresh hit → no network)
+    └── single-flight (identical concurrent calls share one request)
+        └── retries (tenacity: idempotent calls, connect/429/503, within the deadline)
+            └── circuit breaker (fail fast while the backend is failing)
+                └── one HTTP attempt bounded by deadline.budget_for(timeout, reserve)
+                    └── validation with the contract's pydantic model
+
+On failure a stale cache entry, if any, is served as ``STALE`` instead of raising. Every
+httpx / pydantic exception is translated once, in :func:`map_backend_errors`; callers only
+ever see :class:`clients.errors.BackendError` subclasses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from enum import Enum
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+import orjson
+import pydantic
+from pydantic import BaseModel
+from tenacity import RetryCallState
+
+from clients.breaker import BreakerState, CircuitBreaker
+from clients.cache import ResponseCache
+from clients.config import BackendConfig
+from clients.deadline import Deadline
+from clients.errors import (
+    BackendError,
+    BackendMalformed,
+    BackendRejected,
+    BackendTimeout,
+    BackendUnavailable,
+    CallOutcome,
+)
+from clients.observe import CallObserver, NoopObserver
+from clients.results import CacheResult, Fetched
+from clients.retry import build_retrying
+from clients.singleflight import SingleFlight
+
+__all__ = ["BackendClient", "fingerprint", "map_backend_errors"]
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = frozenset({429, 503})
+
+
+@contextmanager
+def map_backend_errors(backend: str, endpoint: str) -> Iterator[None]:
+    """Translate httpx, pydantic and timeout exceptions into :class:`BackendError`.
+
+    The most specific match wins; the original stays attached as ``__cause__``.
+    """
+    try:
+        yield
+    except BackendError:
+        raise
+    except (httpx.TimeoutException, TimeoutError) as exc:
+        raise BackendTimeout(backend, endpoint, f"timed out ({type(exc).__name__})") from exc
+    except httpx.ConnectError as exc:
+        raise BackendUnavailable(
+            backend, endpoint, f"connect failed: {exc}", retryable=True
+        ) from exc
+    except httpx.DecodingError as exc:
+        raise BackendMalformed(backend, endpoint, f"undecodable body: {exc}") from exc
+    except httpx.HTTPError as exc:
+        raise BackendUnavailable(backend, endpoint, f"{type(exc).__name__}: {exc}") from exc
+    except pydantic.ValidationError as exc:
+        raise BackendMalformed(
+            backend, endpoint, f"{exc.error_count()} validation error(s): {exc.errors()[:1]}"
+        ) from exc
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        raise BackendMalformed(backend, endpoint, f"invalid body: {exc}") from exc
+
+
+def status_error(backend: str, endpoint: str, status: int) -> BackendError:
+    """The error for a non-2xx answer."""
+    if 400 <= status < 500 and status != 429:
+        return BackendRejected(backend, endpoint, f"HTTP {status}", status=status)
+    return BackendUnavailable(
+        backend, endpoint, f"HTTP {status}", status=status, retryable=status in RETRYABLE_STATUSES
+    )
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short stable hash of JSON-able parts (models are dumped in JSON mode)."""
+    normalised = [p.model_dump(mode="json") if isinstance(p, BaseModel) else p for p in parts]
+    digest = hashlib.sha256(orjson.dumps(normalised, option=orjson.OPT_SORT_KEYS))
+    return digest.hexdigest()[:32]
+
+
+class _State(Enum):
+    OPEN = 1
+    CLOSED = 2
+
+
+class BackendClient:
+    """One backend: pooled HTTP, deadline-bounded attempts, retries, breaker, cache.
+
+    Typed clients (``RetrievalClient``...) subclass it and only declare endpoints.
+
+    Args:
+        name: the backend's name (``catalog``...), used in errors, cache keys and metrics.
+        config: URL, timeouts, pool size, cache TTLs, retry and breaker policies.
+        cache: the shared response cache.
+        transport: an httpx transport to use instead of the network (tests, ASGI apps).
+        observer: receives call / retry / breaker events (metrics); no-op by default.
+        clock: monotonic clock for the circuit breaker; injected by tests.
+
+    Example usage:
+        ```python
+        async with BackendClient("ranking", config, cache) as client:
+            fetched = await client.call(
+                "rank", "POST", "/v1/rank", RankResponse, Deadline.after(0.3),
+                json=request, cache_key="rank:" + fingerprint(request),
+            )
+        ```
+    """
+
+    def __init__(
+        self,
+        name: str,
+        config: BackendConfig,
+        cache: ResponseCache,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        observer: CallObserver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.cache = cache
+        self.observer: CallObserver = observer or NoopObserver()
+        self.breaker = CircuitBreaker(
+            config.breaker, clock, name=name, on_state_change=self._on_breaker_state
+        )
+        self._flight = SingleFlight()
+        limits = httpx.Limits(
+            max_connections=config.max_connections,
+            max_keepalive_connections=config.max_connections,
+        )
+        self._http = httpx.AsyncClient(
+            base_url=config.base_url,
+            transport=transport,
+            limits=limits,
+            timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
+            follow_redirects=False,
+            headers={"accept": "application/json"},
+        )
+        self._state = _State.OPEN
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._ensure_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool; the client cannot be used afterwards."""
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        await self._flight.aclose()
+        await self._http.aclose()
+
+    @property
+    def closed(self) -> bool:
+        return self._state is _State.CLOSED
+
+    def _ensure_open(self) -> None:
+        if self._state is _State.CLOSED:
+            raise RuntimeError(f"{self.name} client is closed")
+
+    # -- the call ---------------------------------------------------------------------------
+
+    def cache_key(self, endpoint: str, *parts: Any) -> str:
+        """A cache key for this backend's ``endpoint`` from JSON-able parts."""
+        return f"{self.name}:{endpoint}:v1:{fingerprint(*parts)}"
+
+    async def call(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        model: type[M],
+        deadline: Deadline,
+        *,
+        json: BaseModel | None = None,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool = True,
+        cache_key: str | None = None,
+        reserve_s: float = 0.015,
+    ) -> Fetched[M]:
+        """Call the backend and validate the answer with ``model``.
+
+        Args:
+            endpoint: logical endpoint name for errors and metrics (``rank``).
+            method: HTTP method.
+            path: path relative to the backend's base URL.
+            model: the contract model of the response body.
+            deadline: the request's deadline; each attempt gets
+                ``deadline.budget_for(config.timeout_s, reserve_s)``.
+            json: request body.
+            params: query parameters.
+            headers: extra request headers (trace propagation).
+            idempotent: whether the call may be retried and shared between callers.
+            cache_key: cache the validated response under this key (if the backend has a
+                ``cache_ttl_s``); also the single-flight key.
+            reserve_s: time kept back from the deadline for the caller's fallbacks.
+
+        Returns:
+            The validated model with its provenance.
+
+        Raises:
+            BackendError: the call failed and no stale entry could stand in.
+        """
+        self._ensure_open()
+        started = time.perf_counter()
+        ttl = self.config.cache_ttl_s
+        store_key = cache_key if ttl is not None else None
+        use_cache = store_key is not None
+        stale: M | None = None
+
+        if store_key is not None and ttl is not None:
+            entry = await self.cache.get(store_key, ttl)
+            if entry is not None:
+                cached = _revalidate(model, entry[0])
+                if cached is not None and entry[1]:
+                    return self._done(endpoint, started, "ok", CacheResult.HIT, 0, cached)
+                stale = cached
+
+        async def fetch() -> tuple[M, int]:
+            value, attempts = await self._fetch(
+                endpoint,
+                method,
+                path,
+                model,
+                deadline,
+                json,
+                params,
+                headers,
+                idempotent,
+                reserve_s,
+            )
+            if store_key is not None and ttl is not None:
+                await self.cache.set(
+                    store_key,
+                    value.model_dump(mode="json"),
+                    ttl,
+                    stale_ttl_s=self.config.stale_ttl_s,
+                )
+            return value, attempts
+
+        flight_key = cache_key
+        if flight_key is None and idempotent:
+            flight_key = f"{method} {path} {fingerprint(params or {}, json)}"
+        try:
+            if deadline.budget_for(self.config.timeout_s, reserve_s) <= 0:
+                raise BackendTimeout(self.name, endpoint, "no time left in the deadline")
+            if flight_key is None:
+                value, attempts = await fetch()
+            else:
+                value, attempts = await self._await_shared(
+                    self._flight.do(flight_key, fetch), endpoint, deadline, reserve_s
+                )
+        except BackendError as exc:
+            if stale is not None and not isinstance(exc, BackendRejected):
+                log.info("%s: serving stale (%s)", self.name, exc)
+                return self._done(
+                    endpoint, started, exc.outcome, CacheResult.STALE, exc.attempts, stale
+                )
+            cache_result = CacheResult.MISS if use_cache else CacheResult.BYPASS
+            self._observe(endpoint, started, exc.outcome, cache_result, exc.attempts)
+            raise
+        cache_result = CacheResult.MISS if use_cache else CacheResult.BYPASS
+        return self._done(endpoint, started, "ok", cache_result, attempts, value)
+
+    async def call_no_content(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        deadline: Deadline,
+        *,
+        json: BaseModel | None = None,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool = False,
+        expect_status: int = 202,
+        reserve_s: float = 0.015,
+    ) -> Fetched[None]:
+        """Like :meth:`call` for endpoints that answer ``expect_status`` with no body to read.
+
+        Never cached or shared; retried only if ``idempotent``.
+        """
+        self._ensure_open()
+        started = time.perf_counter()
+        try:
+            if deadline.budget_for(self.config.timeout_s, reserve_s) <= 0:
+                raise BackendTimeout(self.name, endpoint, "no time left in the deadline")
+            _, attempts = await self._fetch(
+                endpoint,
+                method,
+                path,
+                None,
+                deadline,
+                json,
+                params,
+                headers,
+                idempotent,
+                reserve_s,
+                expect_status=expect_status,
+            )
+        except BackendError as exc:
+            self._observe(endpoint, started, exc.outcome, CacheResult.BYPASS, exc.attempts)
+            raise
+        return self._done(endpoint, started, "ok", CacheResult.BYPASS, attempts, None)
+
+    # -- internals --------------------------------------------------------------------------
+
+    async def _await_shared(
+        self, shared: Awaitable[R], endpoint: str, deadline: Deadline, reserve_s: float
+    ) -> R:
+        """Wait for a shared call, but no longer than this caller's own budget."""
+        try:
+            async with asyncio.timeout(max(deadline.remaining() - reserve_s, 0.0)):
+                return await shared
+        except TimeoutError as exc:
+            raise BackendTimeout(self.name, endpoint, "deadline passed while waiting") from exc
+
+    async def _fetch(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        model: type[M] | None,
+        deadline: Deadline,
+        json: BaseModel | None,
+        params: Mapping[str, str | int] | None,
+        headers: Mapping[str, str] | None,
+        idempotent: bool,
+        reserve_s: float,
+        *,
+        expect_status: int | None = None,
+    ) -> tuple[Any, int]:
+        """Run the attempts (with retries); returns the value and the number of attempts."""
+        content = json.model_dump_json().encode() if json is not None else None
+        request_headers = dict(headers or {})
+        if content is not None:
+            request_headers["content-type"] = "application/json"
+        attempts = 0
+
+        def on_retry(state: RetryCallState) -> None:
+            self.observer.on_retry(self.name, endpoint)
+
+        retrying = build_retrying(
+            self.config.retry,
+            deadline,
+            timeout_s=self.config.timeout_s,
+            reserve_s=reserve_s,
+            idempotent=idempotent,
+            on_retry=on_retry,
+        )
+        value: Any = None
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    value = await self._attempt(
+                        endpoint,
+                        method,
+                        path,
+                        model,
+                        deadline,
+                        content,
+                        params,
+                        request_headers,
+                        reserve_s,
+                        expect_status,
+                    )
+        except BackendError as exc:
+            exc.attempts = attempts
+            raise
+        return value, attempts
+
+    async def _attempt(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        model: type[M] | None,
+        deadline: Deadline,
+        content: bytes | None,
+        params: Mapping[str, str | int] | None,
+        headers: Mapping[str, str],
+        reserve_s: float,
+        expect_status: int | None,
+    ) -> Any:
+        """One HTTP attempt under the breaker, bounded by the deadline's budget."""
+        budget = deadline.budget_for(self.config.timeout_s, reserve_s)
+        if budget <= 0:
+            raise BackendTimeout(self.name, endpoint, "no time left in the deadline")
+        permit = self.breaker.before_call(endpoint)
+        try:
+            with map_backend_errors(self.name, endpoint):
+                async with asyncio.timeout(budget):
+                    response = await self._http.request(
+                        method,
+                        path,
+                        content=content,
+                        params=params,
+                        headers=headers,
+                        timeout=httpx.Timeout(
+                            budget, connect=min(self.config.connect_timeout_s, budget)
+                        ),
+                    )
+                    if expect_status is not None and response.status_code == expect_status:
+                        value: Any = None
+                    elif response.is_success and model is not None:
+                        value = model.model_validate_json(response.content)
+                    else:
+                        raise status_error(self.name, endpoint, response.status_code)
+        except BackendRejected:
+            self.breaker.release(permit)
+            raise
+        except BackendError:
+            self.breaker.record_failure(permit)
+            raise
+        except BaseException:
+            self.breaker.release(permit)
+            raise
+        self.breaker.record_success(permit)
+        return value
+
+    def _done(
+        self,
+        endpoint: str,
+        started: float,
+        outcome: CallOutcome,
+        cache: CacheResult,
+        attempts: int,
+        value: R,
+    ) -> Fetched[R]:
+        elapsed = self._observe(endpoint, started, outcome, cache, attempts)
+        return Fetched(value=value, cache=cache, elapsed_ms=elapsed * 1000, attempts=attempts)
+
+    def _observe(
+        self,
+        endpoint: str,
+        started: float,
+        outcome: CallOutcome,
+        cache: CacheResult,
+        attempts: int,
+    ) -> float:
+        elapsed = time.perf_counter() - started
+        try:
+            self.observer.on_call(self.name, endpoint, outcome, elapsed, cache, attempts)
+        except Exception:  # pragma: no cover - an observer must never fail a call
+            log.exception("observer failed")
+        return elapsed
+
+    def _on_breaker_state(self, state: BreakerState) -> None:
+        log.warning("%s: circuit breaker %s", self.name, state.name)
+        try:
+            self.observer.on_breaker_state(self.name, state)
+        except Exception:  # pragma: no cover
+            log.exception("observer failed")
+
+
+def _revalidate(model: type[M], value: Any) -> M | None:
+    """A cached JSON value as ``model``, or ``None`` if it no longer fits (contract moved)."""
+    try:
+        return model.model_validate(value)
+    except pydantic.ValidationError:
+        return None

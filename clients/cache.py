@@ -1,0 +1,201 @@
+"""The response cache: in-memory by default, Redis (shared by every replica) when configured.
+
+Entries are envelopes ``{"v": value, "t": stored_at}`` (``t`` in epoch seconds) serialised
+with orjson, stored with a hard TTL of ``ttl + stale_ttl``. A read reports whether the entry
+is still fresh (younger than the caller's ``ttl``); an older entry may still be served as
+``STALE`` when the backend fails (stale-while-revalidate). Values must be JSON-able: callers
+store ``model.model_dump(mode="json")`` and revalidate with the model on read.
+
+The cache is an optimisation and never fails a request: a Redis error or a Redis slower than
+``redis_timeout_s`` makes a read a miss and a write a no-op, and Redis is then skipped for
+``redis_cooldown_s`` so an unreachable Redis costs nothing per call. The outage is logged as
+a warning once, and its end at info level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
+from urllib.parse import unquote, urlsplit
+
+import orjson
+from aiocache import SimpleMemoryCache
+from aiocache.backends.redis import RedisCache
+from aiocache.base import BaseCache
+from aiocache.serializers import BaseSerializer
+
+from clients.config import CacheConfig
+
+__all__ = ["ResponseCache"]
+
+log = logging.getLogger(__name__)
+
+
+class _OrjsonSerializer(BaseSerializer):  # type: ignore[misc]
+    """Bytes in, bytes out: the same representation in memory and in Redis."""
+
+    DEFAULT_ENCODING = None
+
+    def dumps(self, value: Any) -> bytes:
+        return orjson.dumps(value)
+
+    def loads(self, value: bytes | str | None) -> Any:
+        if value is None:
+            return None
+        return orjson.loads(value)
+
+
+def _redis_cache(url: str, timeout_s: float) -> BaseCache:
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise ValueError(f"redis_url must be redis:// or rediss://, got {url!r}")
+    db = parts.path.lstrip("/").split("/")[0]
+    return RedisCache(
+        serializer=_OrjsonSerializer(),
+        endpoint=parts.hostname or "127.0.0.1",
+        port=parts.port or 6379,
+        db=int(db) if db else 0,
+        password=unquote(parts.password) if parts.password else None,
+        ssl=parts.scheme == "rediss",
+        timeout=None,  # bounded by ResponseCache itself
+        create_connection_timeout=timeout_s,
+        connection_pool_kwargs={"socket_timeout": timeout_s},
+    )
+
+
+class ResponseCache:
+    """Envelope cache over aiocache with a fresh/stale distinction.
+
+    Args:
+        config: backend selection (memory or Redis), namespace and Redis bounds.
+        clock: epoch seconds used for ``stored_at`` and freshness; injected by tests.
+
+    Example usage:
+        ```python
+        cache = ResponseCache(CacheConfig())
+        await cache.set("ranking:abc", response.model_dump(mode="json"), 60, stale_ttl_s=3600)
+        entry = await cache.get("ranking:abc", 60)
+        if entry is not None:
+            value, fresh = entry
+        ```
+    """
+
+    def __init__(self, config: CacheConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self._clock = clock
+        self._redis = config.redis_url is not None
+        self._cache: BaseCache = (
+            _redis_cache(config.redis_url, config.redis_timeout_s)
+            if config.redis_url is not None
+            else SimpleMemoryCache(serializer=_OrjsonSerializer())
+        )
+        self._down_until = 0.0
+        self._down = False
+
+    @property
+    def shared(self) -> bool:
+        """Whether entries live in Redis (shared by replicas) rather than in this process."""
+        return self._redis
+
+    @property
+    def available(self) -> bool:
+        """False while a Redis outage is cooling down."""
+        return not self._down or time.monotonic() >= self._down_until
+
+    def _key(self, key: str) -> str:
+        return f"{self.config.namespace}:{key}"
+
+    async def get(self, key: str, ttl_s: float) -> tuple[Any, bool] | None:
+        """The value stored under ``key`` and whether it is fresh (younger than ``ttl_s``).
+
+        Returns ``None`` on a miss, an unreadable entry or a cache failure.
+        """
+        found = await self.get_many([key], ttl_s)
+        return found.get(key)
+
+    async def get_many(self, keys: Iterable[str], ttl_s: float) -> dict[str, tuple[Any, bool]]:
+        """Like :meth:`get` for several keys; absent keys are left out of the result."""
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return {}
+        raw = await self._guard(self._cache.multi_get([self._key(k) for k in keys]))
+        if raw is None:
+            return {}
+        now = self._clock()
+        found: dict[str, tuple[Any, bool]] = {}
+        for key, envelope in zip(keys, cast(list[Any], raw), strict=True):
+            if (
+                isinstance(envelope, dict)
+                and "v" in envelope
+                and isinstance(envelope.get("t"), int | float)
+            ):
+                found[key] = (envelope["v"], now - envelope["t"] < ttl_s)
+        return found
+
+    async def set(self, key: str, value: Any, ttl_s: float, *, stale_ttl_s: float = 0.0) -> None:
+        """Store a JSON-able ``value``: fresh for ``ttl_s``, then stale for ``stale_ttl_s``."""
+        await self.set_many({key: value}, ttl_s, stale_ttl_s=stale_ttl_s)
+
+    async def set_many(
+        self, items: Mapping[str, Any], ttl_s: float, *, stale_ttl_s: float = 0.0
+    ) -> None:
+        """Store several values with the same TTLs."""
+        if not items:
+            return
+        now = self._clock()
+        pairs = [(self._key(k), {"v": v, "t": now}) for k, v in items.items()]
+        await self._guard(self._cache.multi_set(pairs, ttl=float(ttl_s + stale_ttl_s)))
+
+    async def delete(self, key: str) -> None:
+        """Remove one entry (best effort)."""
+        await self._guard(self._cache.delete(self._key(key)))
+
+    async def clear(self) -> None:
+        """Remove every entry of this cache's namespace (best effort)."""
+        await self._guard(self._cache.clear(namespace=f"{self.config.namespace}:"))
+
+    async def aclose(self) -> None:
+        """Release the Redis connection pool."""
+        try:
+            await self._cache.close()
+        except Exception:  # pragma: no cover - closing a dead pool
+            log.debug("cache close failed", exc_info=True)
+
+    async def _guard(self, op: Any) -> Any:
+        """Run one cache operation; any failure or slowness is a miss / skipped write."""
+        if not self.available:
+            op.close()
+            return None
+        try:
+            if self._redis:
+                async with asyncio.timeout(self.config.redis_timeout_s):
+                    result = await op
+            else:
+                result = await op
+        except orjson.JSONEncodeError:
+            log.exception("response cache: value is not JSON-able; not cached")
+            return None
+        except Exception as exc:
+            if self._redis:
+                self._mark_down(exc)
+            else:  # pragma: no cover - the memory backend does not fail
+                log.warning("response cache failed", exc_info=True)
+            return None
+        if self._down:
+            self._down = False
+            log.info("response cache: redis reachable again")
+        return result
+
+    def _mark_down(self, exc: BaseException) -> None:
+        self._down_until = time.monotonic() + self.config.redis_cooldown_s
+        if not self._down:
+            self._down = True
+            log.warning(
+                "response cache: redis failed (%s: %s); serving without it for %.1fs at a time",
+                type(exc).__name__,
+                exc,
+                self.config.redis_cooldown_s,
+            )
