@@ -1,0 +1,219 @@
+"""The application factory: FastAPI + the Strawberry router, wired to the backends.
+
+``create_app(settings)`` validates the configuration (plans file included) before anything
+starts; its lifespan opens the five backend clients, loads the reference snapshot, starts the
+background refresh and closes everything in reverse on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.fastapi import GraphQLRouter
+
+from clients.registry import Backends, open_backends
+from gateway.auth import AuthError, viewer_from_authorization
+from gateway.extensions import DebugTimings, ErrorPolicy
+from gateway.settings import Settings, get_settings
+from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
+from resolvers.plans import Plans
+from schema import GatewayContext, build_schema
+
+log = logging.getLogger("gateway")
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass
+class Runtime:
+    """What the running app holds between requests."""
+
+    settings: Settings
+    plans: Plans
+    backends: Backends | None = None
+    surfaces: Surfaces | None = None
+    stale: StaleSections | None = None
+    shutting_down: bool = False
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+class RequestIdMiddleware:
+    """Stamps each request with an id and its arrival time (the deadline's start).
+
+    Pure ASGI rather than ``BaseHTTPMiddleware``: it runs on every request and must cost
+    microseconds, not a task and a stream copy.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        arrived = time.monotonic()
+        incoming = None
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = incoming if incoming and REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["arrived"] = arrived
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def _timeout_ms(request: Request) -> float | None:
+    raw = request.headers.get("x-request-timeout-ms")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+class GatewayRouter(GraphQLRouter[GatewayContext, None]):
+    """Strawberry's router with orjson encoding."""
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+def _graphql_error(status: int, message: str, code: str, headers: Mapping[str, str]) -> Response:
+    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
+    """Build the gateway app; raises ``PlanError`` / ``ValidationError`` on bad config.
+
+    Args:
+        settings: configuration; read from ``PGW_*`` variables when omitted.
+        transports: per-backend httpx transports (tests pass ``httpx.MockTransport``).
+    """
+    settings = settings or get_settings()
+    runtime = Runtime(settings=settings, plans=load_plans(settings.plans_path))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_backends(
+            settings.backend_configs(),
+            settings.cache_config(),
+            settings.snapshot_path,
+            transports=transports,
+        ) as backends:
+            stale = StaleSections(backends.cache, runtime.plans.stale_section_ttl_s)
+            runtime.backends = backends
+            runtime.stale = stale
+            runtime.surfaces = Surfaces(Services(backends, runtime.plans, stale))
+            refresh = asyncio.get_running_loop().create_task(
+                backends.reference.run_refresh(
+                    backends.popularity,
+                    backends.catalog,
+                    [m.id for m in runtime.plans.markets],
+                    settings.reference_refresh_s,
+                )
+            )
+            runtime.tasks.append(refresh)
+            try:
+                yield
+            finally:
+                runtime.shutting_down = True
+                for task in runtime.tasks:
+                    task.cancel()
+                await asyncio.gather(*runtime.tasks, return_exceptions=True)
+                await stale.drain()
+
+    app = FastAPI(
+        title="Personalisation gateway",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.runtime = runtime
+
+    async def get_context(request: Request) -> GatewayContext:
+        surfaces = runtime.surfaces
+        assert surfaces is not None, "the lifespan has not started"
+        user_id = viewer_from_authorization(request.headers.get("authorization"), settings)
+        state = request.scope.get("state", {})
+        viewer = Viewer(
+            request_id=state.get("request_id") or uuid.uuid4().hex,
+            user_id=user_id,
+            arrived=state.get("arrived") or time.monotonic(),
+            timeout_ms=_timeout_ms(request),
+            platform=request.headers.get("x-client-platform"),
+        )
+        return GatewayContext(surfaces=surfaces, viewer=viewer, debug=settings.debug)
+
+    schema = build_schema([ErrorPolicy, DebugTimings])
+    router = GatewayRouter(schema, context_getter=get_context)
+    app.include_router(router, prefix="/graphql")
+
+    @app.exception_handler(AuthError)
+    async def unauthenticated(_request: Request, exc: AuthError) -> Response:
+        return _graphql_error(
+            401,
+            exc.message,
+            "UNAUTHENTICATED",
+            {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        backends = runtime.backends
+        checks: dict[str, Any] = {
+            "plans": True,
+            "backends_configured": backends is not None,
+            "reference_loaded": bool(backends and backends.reference.loaded),
+            "shutting_down": runtime.shutting_down,
+        }
+        ready = (
+            checks["backends_configured"]
+            and checks["reference_loaded"]
+            and not runtime.shutting_down
+        )
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(RequestIdMiddleware)
+    return app

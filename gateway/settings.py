@@ -1,0 +1,87 @@
+"""Gateway settings: every ``PGW_*`` environment variable, validated once at start-up.
+
+Nested settings use ``__``: ``PGW_RANKING__TIMEOUT_S=0.12``,
+``PGW_CATALOG__BASE_URL=http://catalog:8101``. An invalid value stops start-up with a
+message that names the variable (``gateway.cli`` prints it), never a half-configured gateway.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from clients.config import BackendConfig, CacheConfig
+
+DATA_DIR = Path(__file__).with_name("data")
+
+BACKEND_NAMES = ("catalog", "retrieval", "ranking", "bandit", "popularity")
+
+
+class Settings(BaseSettings):
+    """Typed configuration of one gateway process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PGW_",
+        env_nested_delimiter="__",
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    environment: Literal["demo", "development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    plans_path: Path = DATA_DIR / "plans.yaml"
+    snapshot_path: Path = DATA_DIR / "reference_snapshot.json"
+    reference_refresh_s: float = Field(default=60.0, gt=0)
+
+    redis_url: str | None = Field(
+        default=None, description="Shared cache; in-memory per process when unset."
+    )
+    debug: bool = Field(
+        default=False, description="Show backend timings and fallbacks in response extensions."
+    )
+
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="HS256 shared secret verifying bearer tokens."
+    )
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_s: float = Field(default=30.0, ge=0)
+
+    catalog: BackendConfig = BackendConfig(
+        base_url="http://127.0.0.1:8101", timeout_s=0.15, cache_ttl_s=300
+    )
+    retrieval: BackendConfig = BackendConfig(
+        base_url="http://127.0.0.1:8102", timeout_s=0.15, cache_ttl_s=60
+    )
+    ranking: BackendConfig = BackendConfig(
+        base_url="http://127.0.0.1:8103", timeout_s=0.15, cache_ttl_s=60
+    )
+    bandit: BackendConfig = BackendConfig(base_url="http://127.0.0.1:8104", timeout_s=0.15)
+    popularity: BackendConfig = BackendConfig(
+        base_url="http://127.0.0.1:8105", timeout_s=0.15, cache_ttl_s=60
+    )
+
+    @model_validator(mode="after")
+    def _production_is_safe(self) -> Settings:
+        if self.environment == "production" and self.debug:
+            raise ValueError("PGW_DEBUG must be false when PGW_ENVIRONMENT=production")
+        return self
+
+    def backend_configs(self) -> dict[str, BackendConfig]:
+        return {name: getattr(self, name) for name in BACKEND_NAMES}
+
+    def cache_config(self) -> CacheConfig:
+        return CacheConfig(redis_url=self.redis_url)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once; tests build ``Settings(...)`` directly instead."""
+    return Settings()

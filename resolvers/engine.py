@@ -1,0 +1,565 @@
+"""Builds the sections of one surface: parallel fan-out, one rank and one hydration per kind,
+and a fallback chain per section.
+
+The timeline of a page, all of it bounded by the request's deadline:
+
+    t0 ─┬─ retrieval (one call per section strategy) ──┬─ ranking (one call per kind) ──┐
+        │                                              └─ catalog (candidates) ─────────┤
+        ├─ bandit (section order, banners) ─────────────────────────────────────────────┤
+        ├─ catalog (popular fallback ids, prefetched) ──────────────────────────────────┤
+        └─ popularity (venue-scoped lists; city lists are already in memory) ───────────┴─ assemble
+
+Latency is the slowest chain (retrieval → ranking), never the sum. Each section then walks
+its fallback chain over results that are already there; only the ``stale`` step may read
+the cache and hydrate again, and it runs only when everything before it failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from clients.contracts import (
+    CandidatesRequest,
+    CandidatesResponse,
+    DecideRequest,
+    DecideResponse,
+    EntityKind,
+    PopularityScope,
+    RankRequest,
+    RankResponse,
+)
+from clients.contracts.common import Surface
+from clients.errors import BackendError
+from clients.registry import Backends
+from clients.results import CacheResult, Fetched
+from resolvers.materialise import Audience, CatalogEntity, entity_ids, materialise
+from resolvers.page import ContentSource, Entity, Venue
+from resolvers.plans import FallbackStep, Plans, SectionPlan, SurfaceName, SurfacePlan
+from resolvers.request import PageRequest
+from resolvers.stale import StaleSections
+
+T = TypeVar("T")
+
+STEP_SOURCE: dict[FallbackStep, ContentSource] = {
+    FallbackStep.RANKED: ContentSource.PERSONALISED,
+    FallbackStep.CANDIDATE_ORDER: ContentSource.CANDIDATE_ORDER,
+    FallbackStep.POPULAR: ContentSource.POPULAR,
+    FallbackStep.STALE: ContentSource.STALE,
+    FallbackStep.DEFAULT: ContentSource.DEFAULT,
+}
+
+SURFACE_CONTRACT: dict[SurfaceName, Surface] = {
+    SurfaceName.DISCOVERY: Surface.DISCOVERY,
+    SurfaceName.CATEGORY: Surface.CATEGORY,
+    SurfaceName.VENUE_PAGE: Surface.VENUE_PAGE,
+    SurfaceName.CART: Surface.CART,
+}
+
+# How many candidates to ask for per shown slot: de-duplication across carousels, the
+# delivery-area filter and missing catalog entries all thin the list out.
+OVERFETCH = 3
+MAX_CANDIDATES = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What page builds share across requests: backends, plans and the stale store."""
+
+    backends: Backends
+    plans: Plans
+    stale: StaleSections
+
+
+@dataclass(frozen=True, slots=True)
+class SurfaceInputs:
+    """The surface-specific arguments that shape retrieval and filtering."""
+
+    surface: SurfaceName
+    category: str | None = None
+    venue_id: str | None = None
+    cart_item_ids: tuple[str, ...] = ()
+
+    @property
+    def context_key(self) -> str:
+        """Distinguishes stale entries of the same section on different pages."""
+        return ",".join(filter(None, (self.category, self.venue_id, *sorted(self.cart_item_ids))))
+
+
+@dataclass(slots=True)
+class BuiltSection:
+    """A section's chosen content before page-level ordering, de-duplication and limits."""
+
+    plan: SectionPlan
+    source: ContentSource
+    entities: list[Entity]
+    degraded: bool
+    hidden: bool = False
+    decision: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class BuiltPage:
+    sections: list[BuiltSection]
+    degraded: bool
+
+
+@dataclass(slots=True)
+class _Step:
+    """Ids a fallback step offers, and whether they came from a stale cache entry."""
+
+    ids: list[str]
+    reasons: Mapping[str, str | None]
+    stale: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class _Hydrator:
+    """One catalog batch per kind for all ids on the page; later asks reuse in-flight batches.
+
+    Categories and banners come from the in-memory reference data and need no call.
+    """
+
+    def __init__(self, services: Services, request: PageRequest) -> None:
+        self._backends = services.backends
+        self._request = request
+        self._pending: dict[EntityKind, dict[str, asyncio.Task[dict[str, CatalogEntity]]]] = (
+            defaultdict(dict)
+        )
+        self.failed = False
+
+    def prefetch(self, kind: EntityKind, ids: Iterable[str]) -> None:
+        if kind in (EntityKind.CATEGORY, EntityKind.BANNER):
+            return
+        pending = self._pending[kind]
+        new = [i for i in dict.fromkeys(ids) if i not in pending]
+        if not new:
+            return
+        task = asyncio.get_running_loop().create_task(self._fetch(kind, new))
+        for entity_id in new:
+            pending[entity_id] = task
+
+    async def get(self, kind: EntityKind, ids: Sequence[str]) -> dict[str, CatalogEntity]:
+        reference = self._backends.reference
+        city = self._request.city
+        if kind is EntityKind.CATEGORY:
+            return {c.slug: c for c in reference.categories(city)} if city else {}
+        if kind is EntityKind.BANNER:
+            return {b.id: b for b in reference.banners(city)} if city else {}
+        self.prefetch(kind, ids)
+        pending = self._pending[kind]
+        tasks = {pending[i] for i in ids}
+        merged: dict[str, CatalogEntity] = {}
+        for found in await asyncio.gather(*tasks):
+            merged.update(found)
+        return merged
+
+    async def _fetch(self, kind: EntityKind, ids: list[str]) -> dict[str, CatalogEntity]:
+        catalog = self._backends.catalog
+        fetch: Callable[..., Awaitable[Fetched[Any]]] = {
+            EntityKind.VENUE: catalog.venues,
+            EntityKind.ITEM: catalog.items,
+            EntityKind.BRAND: catalog.brands,
+        }[kind]
+        result = await _observed(
+            self._request, "catalog", f"{kind.value}s:batchGet", fetch(ids, self._request.deadline)
+        )
+        if isinstance(result, BackendError):
+            self.failed = True
+            return {}
+        return dict(result.value)
+
+
+async def _observed(
+    request: PageRequest, backend: str, endpoint: str, call: Awaitable[Fetched[T]]
+) -> Fetched[T] | BackendError:
+    """Await a client call, recording its timing; a backend failure becomes a value."""
+    started = time.perf_counter()
+    try:
+        result = await call
+    except BackendError as exc:
+        request.trace.record(backend, endpoint, started, CacheResult.BYPASS, type(exc).__name__)
+        request.trace.failures.append(f"{backend}:{endpoint}:{type(exc).__name__}")
+        return exc
+    request.trace.record(backend, endpoint, started, result.cache, "ok")
+    return result
+
+
+class PageBuild:
+    """Builds every section of one surface for one request."""
+
+    def __init__(
+        self,
+        services: Services,
+        request: PageRequest,
+        plan: SurfacePlan,
+        inputs: SurfaceInputs,
+        *,
+        audience: Audience,
+    ) -> None:
+        self._services = services
+        self._backends = services.backends
+        self._request = request
+        self._plan = plan
+        self._inputs = inputs
+        self._audience = audience
+        self._hydrator = _Hydrator(services, request)
+        self.sections = [
+            s for s in plan.sections if not (s.personalised_only and request.user_id is None)
+        ]
+
+    # -- t0: everything that needs nothing but the request --------------------------------
+
+    def _retrieve(self, section: SectionPlan) -> Awaitable[Fetched[CandidatesResponse] | BackendError]:
+        strategy = section.content.strategy
+        assert strategy is not None
+        request = CandidatesRequest(
+            surface=SURFACE_CONTRACT[self._inputs.surface],
+            strategy=strategy,
+            user_id=self._request.user_id,
+            location=self._request.location,
+            local_time=self._request.local_now.isoformat(timespec="seconds"),
+            category=self._inputs.category,
+            venue_id=self._inputs.venue_id,
+            cart_item_ids=list(self._inputs.cart_item_ids),
+            limit=min(section.limit * OVERFETCH, MAX_CANDIDATES),
+        )
+        return _observed(
+            self._request,
+            "retrieval",
+            f"candidates:{strategy.value}",
+            self._backends.retrieval.candidates(request, self._request.deadline),
+        )
+
+    def _decide(
+        self, decision_point: str, arms: list[str]
+    ) -> Awaitable[Fetched[DecideResponse] | BackendError]:
+        request = DecideRequest(
+            decision_point=decision_point,
+            arms=arms,
+            user_id=self._request.user_id,
+            context=self._request.backend_context(),
+        )
+        return _observed(
+            self._request,
+            "bandit",
+            f"decide:{decision_point}",
+            self._backends.bandit.decide(request, self._request.deadline),
+        )
+
+    def _popular_key(self, section: SectionPlan) -> tuple[PopularityScope, str] | None:
+        city = self._request.city
+        scope = section.content.popular
+        if scope is None:
+            scope = (
+                PopularityScope.CATEGORY
+                if self._inputs.category
+                else PopularityScope.VENUE
+                if section.kind is EntityKind.ITEM
+                else PopularityScope.CITY
+            )
+        if scope is PopularityScope.VENUE:
+            return (scope, self._inputs.venue_id) if self._inputs.venue_id else None
+        if city is None:
+            return None
+        if scope is PopularityScope.CATEGORY:
+            return (scope, f"{city}:{self._inputs.category}") if self._inputs.category else None
+        return scope, city
+
+    async def _popular(self, section: SectionPlan) -> list[str] | None:
+        """The popularity list for a section: from memory, or (venue scope) one cached call."""
+        key = self._popular_key(section)
+        if key is None:
+            return []
+        scope, scope_key = key
+        if scope is not PopularityScope.VENUE:
+            return self._backends.reference.popular(scope, scope_key, section.kind)
+        result = await _observed(
+            self._request,
+            "popularity",
+            "popular:venue",
+            self._backends.popularity.popular(
+                scope, scope_key, section.kind, section.limit * OVERFETCH, self._request.deadline
+            ),
+        )
+        return None if isinstance(result, BackendError) else list(result.value.ids)
+
+    # -- the build ----------------------------------------------------------------------
+
+    async def run(self) -> BuiltPage:
+        loop = asyncio.get_running_loop()
+        retrievals = {
+            s.id: loop.create_task(self._retrieve(s)) for s in self.sections if s.content.strategy
+        }
+        decisions = {
+            s.id: loop.create_task(self._decide(s.content.decision_point, arms))
+            for s in self.sections
+            if s.content.decision_point and (arms := self._banner_arms())
+        }
+        order_task = None
+        if self._plan.section_order and len(self.sections) > 1:
+            order_task = loop.create_task(
+                self._decide(self._plan.section_order.decision_point, [s.id for s in self.sections])
+            )
+        popular_tasks = {
+            s.id: loop.create_task(self._popular(s))
+            for s in self.sections
+            if FallbackStep.POPULAR in s.fallback
+        }
+        for section in self.sections:
+            task = popular_tasks.get(section.id)
+            if task is not None and section.content.popular is None:
+                # Fallback-only lists: prefetch their entities now so the fallback is ready
+                # whatever the retrieval does. City lists are in memory, so this starts at t0.
+                task.add_done_callback(self._prefetch_popular(section))
+
+        candidates: dict[str, Fetched[CandidatesResponse] | BackendError] = {}
+        if retrievals:
+            done = await asyncio.gather(*retrievals.values())
+            candidates = dict(zip(retrievals, done, strict=True))
+
+        rankings = self._rank_and_hydrate(candidates)
+        popular = dict(zip(popular_tasks, await asyncio.gather(*popular_tasks.values()), strict=True))
+        for section in self.sections:
+            ids = popular.get(section.id)
+            if ids and section.content.popular is not None:
+                self._hydrator.prefetch(section.kind, ids[: section.limit * OVERFETCH])
+        ranked = {kind: await task for kind, task in rankings.items()}
+        decided = {sid: await task for sid, task in decisions.items()}
+
+        built = await asyncio.gather(
+            *(
+                self._assemble(s, candidates.get(s.id), ranked.get(s.kind), decided.get(s.id),
+                               popular.get(s.id))
+                for s in self.sections
+            )
+        )
+        order_failed = False
+        if order_task is not None:
+            order = await order_task
+            if isinstance(order, BackendError):
+                order_failed = True
+            else:
+                built = _in_bandit_order(built, order.value)
+        self._remember(built)
+        dedupe_and_limit(built, dedupe_venues=self._services.plans.dedupe_venues)
+        degraded = order_failed or any(b.degraded for b in built)
+        visible = [b for b in built if not (b.hidden or (b.plan.hide_when_empty and not b.entities))]
+        return BuiltPage(sections=visible, degraded=degraded)
+
+    def _banner_arms(self) -> list[str]:
+        city = self._request.city
+        return [b.id for b in self._backends.reference.banners(city)] if city else []
+
+    def _prefetch_popular(
+        self, section: SectionPlan
+    ) -> Callable[[asyncio.Task[list[str] | None]], None]:
+        def prefetch(task: asyncio.Task[list[str] | None]) -> None:
+            if not task.cancelled() and task.exception() is None and (ids := task.result()):
+                self._hydrator.prefetch(section.kind, ids[: section.limit * OVERFETCH])
+
+        return prefetch
+
+    def _rank_and_hydrate(
+        self, candidates: Mapping[str, Fetched[CandidatesResponse] | BackendError]
+    ) -> dict[EntityKind, asyncio.Task[Fetched[RankResponse] | BackendError]]:
+        """One ranking call and one catalog batch per kind, over the union of candidates."""
+        union: dict[EntityKind, dict[str, None]] = defaultdict(dict)
+        to_rank: set[EntityKind] = set()
+        for section in self.sections:
+            result = candidates.get(section.id)
+            if result is None or isinstance(result, BackendError):
+                continue
+            ids = [c.id for c in result.value.candidates]
+            union[section.kind].update(dict.fromkeys(ids))
+            if FallbackStep.RANKED in section.fallback:
+                to_rank.add(section.kind)
+        loop = asyncio.get_running_loop()
+        tasks: dict[EntityKind, asyncio.Task[Fetched[RankResponse] | BackendError]] = {}
+        for kind, ids in union.items():
+            if not ids:
+                continue
+            self._hydrator.prefetch(kind, ids)
+            if kind in to_rank:
+                tasks[kind] = loop.create_task(self._rank(kind, list(ids)))
+        return tasks
+
+    def _rank(
+        self, kind: EntityKind, ids: list[str]
+    ) -> Awaitable[Fetched[RankResponse] | BackendError]:
+        variants = {s.ranking_variant for s in self.sections if s.kind is kind}
+        variant = self._request.ranking_variant or next(iter(variants - {None}), None)
+        request = RankRequest(
+            surface=SURFACE_CONTRACT[self._inputs.surface],
+            kind=kind,
+            user_id=self._request.user_id,
+            context=self._request.backend_context(),
+            candidate_ids=sorted(ids),
+            variant=variant,
+        )
+        return _observed(
+            self._request,
+            "ranking",
+            f"rank:{kind.value}",
+            self._backends.ranking.rank(request, self._request.deadline),
+        )
+
+    # -- the fallback chain -----------------------------------------------------------------
+
+    def _stale_key(self, section: SectionPlan) -> str:
+        loc = self._request.location
+        return StaleSections.key(
+            self._inputs.surface.value,
+            section.id,
+            self._request.user_id or "anon",
+            self._request.city,
+            f"{loc.lat:.2f},{loc.lon:.2f}",
+            self._inputs.context_key,
+        )
+
+    async def _step(
+        self,
+        section: SectionPlan,
+        step: FallbackStep,
+        candidates: Fetched[CandidatesResponse] | BackendError | None,
+        ranking: Fetched[RankResponse] | BackendError | None,
+        decision: Fetched[DecideResponse] | BackendError | None,
+        popular: list[str] | None,
+    ) -> _Step | None:
+        """The ids a step offers, or None when the step's backend failed."""
+        if section.content.decision_point is not None:
+            return self._banner_step(step, decision)
+        if step in (FallbackStep.RANKED, FallbackStep.CANDIDATE_ORDER):
+            if candidates is None or isinstance(candidates, BackendError):
+                return None
+            found = candidates.value.candidates
+            reasons = {c.id: c.reason for c in found}
+            ids = [c.id for c in found]
+            stale = candidates.cache is CacheResult.STALE
+            if step is FallbackStep.CANDIDATE_ORDER:
+                return _Step(ids, reasons, stale)
+            if ranking is None or isinstance(ranking, BackendError):
+                return None if ids else _Step([], reasons, stale)
+            scores = {s.id: s.score for s in ranking.value.scores}
+            order = sorted(
+                range(len(ids)), key=lambda i: (ids[i] not in scores, -scores.get(ids[i], 0.0), i)
+            )
+            return _Step(
+                [ids[i] for i in order],
+                reasons,
+                stale or ranking.cache is CacheResult.STALE,
+                {"model_version": ranking.value.model_version},
+            )
+        if step is FallbackStep.POPULAR:
+            return None if popular is None else _Step(list(popular), {})
+        if step is FallbackStep.STALE:
+            found_stale = await self._services.stale.get(self._stale_key(section))
+            return None if found_stale is None else _Step(found_stale[0], found_stale[1], True)
+        return _Step(list(section.default_ids), {})
+
+    def _banner_step(
+        self, step: FallbackStep, decision: Fetched[DecideResponse] | BackendError | None
+    ) -> _Step | None:
+        if step is FallbackStep.RANKED:
+            if decision is None or isinstance(decision, BackendError):
+                return None
+            value = decision.value
+            return _Step(
+                [a.arm for a in value.ranking],
+                {},
+                meta={
+                    "decision_id": value.decision_id,
+                    "policy_version": value.policy_version,
+                    "propensities": {a.arm: a.propensity for a in value.ranking},
+                },
+            )
+        if step is FallbackStep.CANDIDATE_ORDER:
+            return _Step(self._banner_arms(), {})
+        return None
+
+    async def _assemble(
+        self,
+        section: SectionPlan,
+        candidates: Fetched[CandidatesResponse] | BackendError | None,
+        ranking: Fetched[RankResponse] | BackendError | None,
+        decision: Fetched[DecideResponse] | BackendError | None,
+        popular: list[str] | None,
+    ) -> BuiltSection:
+        """Walk the section's fallback chain; the first step with content wins.
+
+        A step that fails (its backend erred, or hydration lost everything) marks the
+        section degraded; a step that succeeds with nothing to show (a new user has no
+        order history) does not.
+        """
+        failed = False
+        for step in section.fallback:
+            offered = await self._step(section, step, candidates, ranking, decision, popular)
+            if offered is None:
+                failed = failed or step is not FallbackStep.STALE
+                continue
+            if step is FallbackStep.DEFAULT:
+                entities = await self._materialise(section, offered)
+                self._request.trace.sections[section.id] = step.value
+                return BuiltSection(section, ContentSource.DEFAULT, entities, failed,
+                                    hidden=section.hide_when_empty and not entities)
+            entities = await self._materialise(section, offered)
+            if not entities:
+                if offered.ids and self._hydrator.failed:
+                    failed = True
+                elif section.hide_when_empty and step in (
+                    FallbackStep.RANKED,
+                    FallbackStep.CANDIDATE_ORDER,
+                ):
+                    self._request.trace.sections[section.id] = "empty"
+                    return BuiltSection(section, STEP_SOURCE[step], [], failed, hidden=True)
+                continue
+            source = ContentSource.STALE if offered.stale else STEP_SOURCE[step]
+            self._request.trace.sections[section.id] = step.value
+            return BuiltSection(
+                section, source, entities, failed or offered.stale, decision=offered.meta
+            )
+        raise AssertionError("a fallback chain always ends with 'default'")  # pragma: no cover
+
+    async def _materialise(self, section: SectionPlan, offered: _Step) -> list[Entity]:
+        if not offered.ids:
+            return []
+        entities = await self._hydrator.get(section.kind, offered.ids)
+        return materialise(section.kind, offered.ids, entities, self._audience, offered.reasons)
+
+    def _remember(self, built: Sequence[BuiltSection]) -> None:
+        entries: dict[str, tuple[list[str], dict[str, str | None]]] = {}
+        for section in built:
+            if section.entities and section.source not in (
+                ContentSource.STALE,
+                ContentSource.DEFAULT,
+            ):
+                shown = section.entities[: section.plan.limit * OVERFETCH]
+                ids = entity_ids(shown)
+                reasons = {
+                    i: getattr(e, "reason", None) for i, e in zip(ids, shown, strict=True)
+                }
+                entries[self._stale_key(section.plan)] = (ids, reasons)
+        self._services.stale.remember(entries)
+
+
+def _in_bandit_order(built: Sequence[BuiltSection], decision: DecideResponse) -> list[BuiltSection]:
+    by_id = {b.plan.id: b for b in built}
+    ordered = [by_id.pop(a.arm) for a in decision.ranking if a.arm in by_id]
+    return ordered + [b for b in built if b.plan.id in by_id]
+
+
+def dedupe_and_limit(sections: Sequence[BuiltSection], *, dedupe_venues: bool) -> None:
+    """Trim each section to its limit; a venue shown earlier is not repeated later."""
+    shown: set[str] = set()
+    for section in sections:
+        entities = section.entities
+        if dedupe_venues and section.plan.kind is EntityKind.VENUE:
+            entities = [e for e in entities if not (isinstance(e, Venue) and e.id in shown)]
+        section.entities = entities[: section.plan.limit]
+        if dedupe_venues:
+            shown.update(e.id for e in section.entities if isinstance(e, Venue))
+

@@ -1,0 +1,362 @@
+"""The four surfaces: validate the arguments, build the sections, shape the page.
+
+Each public method is what one root GraphQL field calls. Arguments are checked before any
+backend is asked, so a bad request costs nothing downstream and gets an error naming the
+argument; backend trouble never becomes an error, only a fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from clients.contracts import ItemEntity, Location, VenueEntity
+from clients.deadline import Deadline
+from clients.errors import BackendError
+from resolvers import materialise as mat
+from resolvers.cursor import decode_cursor, encode_cursor
+from resolvers.engine import BuiltSection, PageBuild, Services, SurfaceInputs
+from resolvers.errors import BadUserInput, NotFound
+from resolvers.geo import find_market
+from resolvers.materialise import Audience
+from resolvers.page import (
+    AnySection,
+    Banner,
+    BannerCarousel,
+    Brand,
+    BrandCarousel,
+    CartPage,
+    Category,
+    CategoryPage,
+    CategoryTiles,
+    ContentSource,
+    DiscoveryPage,
+    Item,
+    ItemCarousel,
+    PageInfo,
+    Venue,
+    VenueCarousel,
+    VenueConnection,
+    VenueEdge,
+    VenuePage,
+)
+from resolvers.plans import SurfaceName
+from resolvers.request import PageRequest, PageTrace, local_time
+from resolvers.tracking import tracking_id
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+MAX_ID_LENGTH = 64
+MAX_CART_LINES = 100
+MAX_QUANTITY = 999
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is asking (from the verified token, never from arguments) and their request."""
+
+    request_id: str
+    user_id: str | None
+    arrived: float
+    timeout_ms: float | None = None
+    platform: str | None = None
+    traces: list[PageTrace] = field(default_factory=list, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CartLine:
+    item_id: str
+    quantity: int
+
+
+def validate_location(lat: float, lon: float, *, argument: str = "location") -> Location:
+    if not (-90.0 <= lat <= 90.0):
+        raise BadUserInput(
+            f"Argument '{argument}.lat' must be a latitude between -90 and 90, got {lat}.",
+            argument=f"{argument}.lat",
+        )
+    if not (-180.0 <= lon <= 180.0):
+        raise BadUserInput(
+            f"Argument '{argument}.lon' must be a longitude between -180 and 180, got {lon}.",
+            argument=f"{argument}.lon",
+        )
+    return Location(lat=lat, lon=lon)
+
+
+def validate_id(value: str, *, argument: str) -> str:
+    if not value or len(value) > MAX_ID_LENGTH or not value.isprintable() or " " in value:
+        raise BadUserInput(
+            f"Argument '{argument}' is not a valid id (1–{MAX_ID_LENGTH} printable characters, "
+            "no spaces).",
+            argument=argument,
+        )
+    return value
+
+
+class Surfaces:
+    """Entry points for the four surfaces, sharing one set of services."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._plans = services.plans
+
+    def _request(
+        self, surface: SurfaceName, viewer: Viewer, location: Location, now: datetime | None
+    ) -> PageRequest:
+        plan = self._plans.surface(surface)
+        budget_s = plan.budget_ms / 1000
+        if viewer.timeout_ms is not None:
+            budget_s = min(budget_s, max(viewer.timeout_ms, 0) / 1000)
+        elapsed = time.monotonic() - viewer.arrived
+        market = find_market(self._plans.markets, location)
+        request = PageRequest(
+            request_id=viewer.request_id,
+            user_id=viewer.user_id,
+            location=location,
+            market=market,
+            local_now=local_time(market, now),
+            deadline=Deadline.after(max(budget_s - elapsed, 0.0)),
+            reserve_s=self._plans.reserve_ms / 1000,
+            platform=viewer.platform,
+        )
+        viewer.traces.append(request.trace)
+        return request
+
+    async def _build(
+        self, request: PageRequest, inputs: SurfaceInputs, audience: Audience
+    ) -> tuple[list[BuiltSection], bool]:
+        plan = self._plans.surface(inputs.surface)
+        build = PageBuild(self._services, request, plan, inputs, audience=audience)
+        page = await build.run()
+        return page.sections, page.degraded
+
+    def _sections(
+        self, request: PageRequest, surface: SurfaceName, built: Sequence[BuiltSection]
+    ) -> list[AnySection]:
+        return [_section(request, surface, b) for b in built]
+
+    # -- discovery ----------------------------------------------------------------------------
+
+    async def discovery(
+        self, viewer: Viewer, lat: float, lon: float, *, now: datetime | None = None
+    ) -> DiscoveryPage:
+        location = validate_location(lat, lon)
+        request = self._request(SurfaceName.DISCOVERY, viewer, location, now)
+        audience = Audience(location=location, now=request.local_now)
+        built, degraded = await self._build(
+            request, SurfaceInputs(SurfaceName.DISCOVERY), audience
+        )
+        return DiscoveryPage(
+            request_id=request.request_id,
+            sections=self._sections(request, SurfaceName.DISCOVERY, built),
+            degraded=degraded,
+        )
+
+    # -- category -----------------------------------------------------------------------------
+
+    def _category(self, slug: str) -> Category:
+        if SLUG.match(slug):
+            reference = self._services.backends.reference
+            for market in self._plans.markets:
+                for found in reference.categories(market.id):
+                    if found.slug == slug:
+                        return Category(slug=found.slug, name=found.name, image_url=found.image_url)
+        raise BadUserInput(
+            f"Argument 'slug' names no known category: {slug[:64]!r}. "
+            "Use a slug from the categories section of the discovery page.",
+            argument="slug",
+        )
+
+    async def category(
+        self,
+        viewer: Viewer,
+        slug: str,
+        lat: float,
+        lon: float,
+        first: int,
+        after: str | None,
+        *,
+        now: datetime | None = None,
+    ) -> CategoryPage:
+        location = validate_location(lat, lon)
+        max_first = self._plans.surface(SurfaceName.CATEGORY).max_first
+        if not (1 <= first <= max_first):
+            raise BadUserInput(
+                f"Argument 'first' must be between 1 and {max_first}, got {first}.",
+                argument="first",
+            )
+        start = decode_cursor(after) + 1 if after is not None else 0
+        category = self._category(slug)
+        request = self._request(SurfaceName.CATEGORY, viewer, location, now)
+        audience = Audience(location=location, now=request.local_now)
+        built, degraded = await self._build(
+            request, SurfaceInputs(SurfaceName.CATEGORY, category=slug), audience
+        )
+        section = built[0]
+        venues = [v for v in section.entities if isinstance(v, Venue)]
+        window = venues[start : start + first]
+        edges = [VenueEdge(cursor=encode_cursor(start + i), node=v) for i, v in enumerate(window)]
+        page_info = PageInfo(
+            has_next_page=start + first < len(venues),
+            has_previous_page=start > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        )
+        return CategoryPage(
+            request_id=request.request_id,
+            category=category,
+            venues=VenueConnection(edges=edges, page_info=page_info, total_count=len(venues)),
+            source=section.source,
+            degraded=degraded,
+        )
+
+    # -- venue page ---------------------------------------------------------------------------
+
+    async def _lookup_venue(
+        self, request: PageRequest, venue_id: str
+    ) -> VenueEntity | None | BackendError:
+        try:
+            found = await self._services.backends.catalog.venues([venue_id], request.deadline)
+        except BackendError as exc:
+            return exc
+        return found.value.get(venue_id)
+
+    async def venue_page(
+        self, viewer: Viewer, venue_id: str, lat: float, lon: float, *, now: datetime | None = None
+    ) -> VenuePage:
+        location = validate_location(lat, lon)
+        validate_id(venue_id, argument="venueId")
+        request = self._request(SurfaceName.VENUE_PAGE, viewer, location, now)
+        audience = Audience(location=location, now=request.local_now, venue_id=venue_id)
+        lookup = asyncio.get_running_loop().create_task(self._lookup_venue(request, venue_id))
+        try:
+            built, degraded = await self._build(
+                request, SurfaceInputs(SurfaceName.VENUE_PAGE, venue_id=venue_id), audience
+            )
+        finally:
+            entity = await lookup
+        if entity is None:
+            raise NotFound(f"No venue with id {venue_id!r} (argument 'venueId').",
+                           argument="venueId")
+        venue = None
+        if isinstance(entity, BackendError):
+            degraded = True
+        else:
+            venue = mat.venue(entity, audience, None, require_delivery=False)
+        return VenuePage(
+            request_id=request.request_id,
+            venue=venue,
+            sections=self._sections(request, SurfaceName.VENUE_PAGE, built),
+            degraded=degraded,
+        )
+
+    # -- cart ---------------------------------------------------------------------------------
+
+    def _validate_lines(self, lines: Sequence[CartLine]) -> tuple[str, ...]:
+        if not lines:
+            raise BadUserInput(
+                "Argument 'cart.lines' is empty: a cart needs at least one line.",
+                argument="cart.lines",
+            )
+        if len(lines) > MAX_CART_LINES:
+            raise BadUserInput(
+                f"Argument 'cart.lines' has {len(lines)} lines; at most {MAX_CART_LINES} allowed.",
+                argument="cart.lines",
+            )
+        for i, line in enumerate(lines):
+            validate_id(line.item_id, argument=f"cart.lines[{i}].itemId")
+            if not (1 <= line.quantity <= MAX_QUANTITY):
+                raise BadUserInput(
+                    f"Argument 'cart.lines[{i}].quantity' must be between 1 and {MAX_QUANTITY}, "
+                    f"got {line.quantity}.",
+                    argument=f"cart.lines[{i}].quantity",
+                )
+        return tuple(dict.fromkeys(line.item_id for line in lines))
+
+    async def _lookup_items(
+        self, request: PageRequest, ids: Sequence[str]
+    ) -> dict[str, ItemEntity] | BackendError:
+        try:
+            found = await self._services.backends.catalog.items(list(ids), request.deadline)
+        except BackendError as exc:
+            return exc
+        return dict(found.value)
+
+    async def cart(
+        self,
+        viewer: Viewer,
+        venue_id: str,
+        lines: Sequence[CartLine],
+        lat: float,
+        lon: float,
+        *,
+        now: datetime | None = None,
+    ) -> CartPage:
+        location = validate_location(lat, lon)
+        validate_id(venue_id, argument="cart.venueId")
+        item_ids = self._validate_lines(lines)
+        request = self._request(SurfaceName.CART, viewer, location, now)
+        audience = Audience(
+            location=location,
+            now=request.local_now,
+            venue_id=venue_id,
+            excluded_ids=frozenset(item_ids),
+        )
+        lookup = asyncio.get_running_loop().create_task(self._lookup_items(request, item_ids))
+        try:
+            built, degraded = await self._build(
+                request,
+                SurfaceInputs(SurfaceName.CART, venue_id=venue_id, cart_item_ids=item_ids),
+                audience,
+            )
+        finally:
+            items = await lookup
+        if isinstance(items, BackendError):
+            degraded = True
+        else:
+            for i, line in enumerate(lines):
+                found = items.get(line.item_id)
+                if found is None:
+                    raise NotFound(
+                        f"No item with id {line.item_id!r} (argument 'cart.lines[{i}].itemId').",
+                        argument=f"cart.lines[{i}].itemId",
+                    )
+                if found.venue_id != venue_id:
+                    raise BadUserInput(
+                        f"Item {line.item_id!r} (argument 'cart.lines[{i}].itemId') belongs to "
+                        f"venue {found.venue_id!r}, not to the cart's venue {venue_id!r}.",
+                        argument=f"cart.lines[{i}].itemId",
+                    )
+        return CartPage(
+            request_id=request.request_id,
+            sections=self._sections(request, SurfaceName.CART, built),
+            degraded=degraded,
+        )
+
+
+def _section(request: PageRequest, surface: SurfaceName, built: BuiltSection) -> AnySection:
+    plan = built.plan
+    common = {
+        "id": plan.id,
+        "title": plan.title,
+        "source": built.source,
+        "tracking_id": tracking_id(
+            request.request_id, surface.value, plan.id, built.source.value, built.decision
+        ),
+    }
+    entities = built.entities
+    if plan.kind.value == "venue":
+        return VenueCarousel(**common, venues=[e for e in entities if isinstance(e, Venue)])
+    if plan.kind.value == "item":
+        return ItemCarousel(**common, items=[e for e in entities if isinstance(e, Item)])
+    if plan.kind.value == "category":
+        return CategoryTiles(**common, categories=[e for e in entities if isinstance(e, Category)])
+    if plan.kind.value == "banner":
+        return BannerCarousel(**common, banners=[e for e in entities if isinstance(e, Banner)])
+    return BrandCarousel(**common, brands=[e for e in entities if isinstance(e, Brand)])
+
+
+__all__ = ["CartLine", "ContentSource", "Surfaces", "Viewer", "validate_location"]

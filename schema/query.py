@@ -1,0 +1,85 @@
+"""The root Query: one field per surface, each a single await on ``resolvers``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, TypeVar, cast
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from resolvers import CartLine, ClientError
+from schema.context import GatewayContext
+from schema.inputs import CartInput, LocationInput
+from schema.types import CartPage, CategoryPage, DiscoveryPage, VenuePage
+
+T = TypeVar("T")
+
+GatewayInfo = Info[GatewayContext, None]
+
+
+async def _answer(surface: str, info: GatewayInfo, build: Awaitable[Any], as_type: type[T]) -> T:
+    """Await a page; a client's mistake becomes a coded GraphQL error naming the argument."""
+    try:
+        page = await build
+    except ClientError as exc:
+        extensions: dict[str, Any] = {"code": exc.code}
+        if exc.argument:
+            extensions["argument"] = exc.argument
+        raise GraphQLError(exc.message, extensions=extensions) from None
+    info.context.log_fields.setdefault("surface", surface)
+    return cast(T, page)
+
+
+@strawberry.type(description="Personalised surfaces of the food-delivery app.")
+class Query:
+    @strawberry.field(description="The Discovery (home) feed for the viewer at a location.")
+    async def discovery(
+        self,
+        info: GatewayInfo,
+        location: LocationInput = strawberry.argument(description="Delivery location."),
+    ) -> DiscoveryPage:
+        ctx = info.context
+        build = ctx.surfaces.discovery(ctx.viewer, location.lat, location.lon)
+        return await _answer("discovery", info, build, DiscoveryPage)
+
+    @strawberry.field(description="Venues of one category near the location, ranked, paginated.")
+    async def category(
+        self,
+        info: GatewayInfo,
+        slug: str = strawberry.argument(description="Category slug, e.g. 'pizza'."),
+        location: LocationInput = strawberry.argument(description="Delivery location."),
+        first: int = strawberry.argument(description="Page size (1 to 50).", default=20),
+        after: str | None = strawberry.argument(
+            description="endCursor of the previous page; omit for the first page.", default=None
+        ),
+    ) -> CategoryPage:
+        ctx = info.context
+        build = ctx.surfaces.category(ctx.viewer, slug, location.lat, location.lon, first, after)
+        return await _answer("category", info, build, CategoryPage)
+
+    @strawberry.field(description="A venue's page with items recommended for the viewer.")
+    async def venue_page(
+        self,
+        info: GatewayInfo,
+        venue_id: strawberry.ID = strawberry.argument(description="The venue's id."),
+        location: LocationInput = strawberry.argument(description="Delivery location."),
+    ) -> VenuePage:
+        ctx = info.context
+        build = ctx.surfaces.venue_page(ctx.viewer, str(venue_id), location.lat, location.lon)
+        return await _answer("venue_page", info, build, VenuePage)
+
+    @strawberry.field(description="Suggestions to add to a cart: same venue, not already in it.")
+    async def cart(
+        self,
+        info: GatewayInfo,
+        cart: CartInput = strawberry.argument(description="The current cart."),
+        location: LocationInput = strawberry.argument(description="Delivery location."),
+    ) -> CartPage:
+        ctx = info.context
+        lines = [CartLine(item_id=str(line.item_id), quantity=line.quantity) for line in cart.lines]
+        build = ctx.surfaces.cart(
+            ctx.viewer, str(cart.venue_id), lines, location.lat, location.lon
+        )
+        return await _answer("cart", info, build, CartPage)
