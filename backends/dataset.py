@@ -429,9 +429,7 @@ def generate(seed: int) -> Dataset:
     v_cats = np.zeros((nv, n_cat), dtype=bool)
     v_cats[np.arange(nv), v_cat] = True
     second = rng.choice(n_cat, nv, p=cat_share)
-    has_second = (
-        (rng.random(nv) < 0.3) & (second != v_cat) & (CATEGORY_SLUGS.index("grocery") != v_cat)
-    )
+    has_second = (rng.random(nv) < 0.3) & (second != v_cat) & (v_brand < 0)
     v_cats[np.arange(nv)[has_second], second[has_second]] = True
     grocery = CATEGORY_INDEX["grocery"]
     v_cats[v_cat == grocery] = False

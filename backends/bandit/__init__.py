@@ -1,0 +1,1 @@
+"""Reference bandit backend: pure logic in ``logic``, thin FastAPI app in ``app``."""

@@ -1,0 +1,95 @@
+"""Fault injection and health checks, written once and installed on all five apps.
+
+The gateway's resilience (timeouts, retries, breaker, fallbacks) is only believable if it
+is exercised against backends that really misbehave, over real HTTP. ``PUT /_faults`` with
+a :class:`FaultConfig` makes every *other* route slow, failing, malformed or hanging until
+``DELETE /_faults``. ``/_faults`` and ``/healthz`` are never faulted, so a test can always
+reset a backend and the stack helper can always tell it is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from clients.contracts import FaultConfig
+
+_EXEMPT_PREFIXES = ("/_faults", "/healthz")
+
+
+class FaultState:
+    """The current faults of one app, its RNG, and the event hung requests wait on.
+
+    Hung requests are released when the faults are replaced or deleted (and cancelled on
+    server shutdown), so a test that injected ``hang`` does not leak stuck requests.
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.config: FaultConfig | None = None
+        self.rng = random.Random(seed)
+        self.release = asyncio.Event()
+
+    def set(self, config: FaultConfig | None) -> None:
+        self.config = config
+        self.release.set()
+        self.release = asyncio.Event()
+
+
+def install_faults(app: FastAPI, service: str, *, seed: int = 0) -> FaultState:
+    """Add ``/healthz``, ``/_faults`` and the fault middleware to ``app``."""
+    state = FaultState(seed)
+    app.state.faults = state
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @router.get("/_faults", response_model=FaultConfig)
+    async def get_faults() -> FaultConfig:
+        return state.config or FaultConfig()
+
+    @router.put("/_faults", response_model=FaultConfig)
+    async def put_faults(config: FaultConfig) -> FaultConfig:
+        state.set(config)
+        return config
+
+    @router.delete("/_faults", status_code=204)
+    async def delete_faults() -> Response:
+        state.set(None)
+        return Response(status_code=204)
+
+    app.include_router(router)
+
+    @app.middleware("http")
+    async def inject(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        cfg = state.config
+        if cfg is None or request.url.path.startswith(_EXEMPT_PREFIXES):
+            return await call_next(request)
+        delay = cfg.latency_ms + (state.rng.uniform(0, cfg.jitter_ms) if cfg.jitter_ms else 0)
+        if delay > 0:
+            await asyncio.sleep(delay / 1000)
+        if cfg.hang:
+            # Cancellable wait: released by PUT/DELETE /_faults, cancelled on shutdown.
+            await state.release.wait()
+            return await call_next(request)
+        if cfg.error_rate and state.rng.random() < cfg.error_rate:
+            return JSONResponse(
+                {"error": "injected fault", "service": service, "status": cfg.status},
+                status_code=cfg.status,
+            )
+        if cfg.malformed_rate and state.rng.random() < cfg.malformed_rate:
+            if state.rng.random() < 0.5:
+                return Response(
+                    "<html>upstream exploded{", status_code=200, media_type="application/json"
+                )
+            return JSONResponse({"unexpected": True, "data": [1, "two", None]}, status_code=200)
+        return await call_next(request)
+
+    return state

@@ -1,0 +1,1 @@
+"""Reference retrieval backend: pure logic in ``logic``, thin FastAPI app in ``app``."""
