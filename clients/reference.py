@@ -1,0 +1,239 @@
+"""Reference data held in memory: popularity lists, per-city categories and active banners.
+
+This is the last-resort content of every section, so reading it never waits on the network.
+It starts from a snapshot file shipped with the project (a cold start with the popularity
+backend down still has content) and is refreshed in the background from the popularity and
+catalog backends. A failed refresh keeps the last good data of whatever it could not fetch.
+
+Snapshot format::
+
+    {"generated_at": "2026-01-01T00:00:00Z",
+     "popular": {"city/helsinki/venue": ["v1", ...], "category/helsinki:pizza/venue": [...]},
+     "categories": {"helsinki": [CategoryEntity, ...]},
+     "banners": {"helsinki": [BannerEntity, ...]}}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from clients.contracts.catalog import BannerEntity, CategoryEntity
+from clients.contracts.common import EntityKind
+from clients.contracts.popularity import PopularityScope, PopularResponse
+from clients.deadline import Deadline
+from clients.errors import BackendError
+from clients.results import Fetched
+
+if TYPE_CHECKING:
+    from clients.catalog import CatalogClient
+    from clients.popularity import PopularityClient
+
+__all__ = ["CITY_KINDS", "ReferenceSnapshot", "ReferenceStore", "popular_key"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CITY_KINDS: tuple[EntityKind, ...] = (
+    EntityKind.VENUE,
+    EntityKind.BRAND,
+    EntityKind.CATEGORY,
+    EntityKind.ITEM,
+)
+"""Kinds refreshed per city: ``city/{city}/{kind}``."""
+
+
+def popular_key(scope: PopularityScope | str, key: str, kind: EntityKind | str) -> str:
+    """The key of a popularity list: ``{scope}/{key}/{kind}``."""
+    return f"{PopularityScope(scope).value}/{key}/{EntityKind(kind).value}"
+
+
+class ReferenceSnapshot(BaseModel):
+    """The snapshot file's shape."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    generated_at: datetime | None = None
+    popular: dict[str, list[str]] = Field(default_factory=dict)
+    categories: dict[str, list[CategoryEntity]] = Field(default_factory=dict)
+    banners: dict[str, list[BannerEntity]] = Field(default_factory=dict)
+
+
+class ReferenceStore:
+    """In-memory reference data with snapshot load and background refresh.
+
+    Example usage:
+        ```python
+        store = ReferenceStore.from_snapshot(Path("gateway/data/reference_snapshot.json"))
+        task = asyncio.create_task(store.run_refresh(popularity, catalog, ["helsinki"], 60))
+        ids = store.popular("city", "helsinki", "venue") or []
+        ```
+    """
+
+    def __init__(self) -> None:
+        self._popular: dict[str, list[str]] = {}
+        self._categories: dict[str, list[CategoryEntity]] = {}
+        self._banners: dict[str, list[BannerEntity]] = {}
+        self.loaded = False
+        self.refreshed_at: datetime | None = None
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def popular(
+        self, scope: PopularityScope | str, key: str, kind: EntityKind | str
+    ) -> list[str] | None:
+        """The popularity list, most popular first, or ``None`` if there is none."""
+        ids = self._popular.get(popular_key(scope, key, kind))
+        return list(ids) if ids is not None else None
+
+    def categories(self, city: str) -> list[CategoryEntity]:
+        """The city's categories (empty if unknown)."""
+        return list(self._categories.get(city, ()))
+
+    def banners(self, city: str) -> list[BannerEntity]:
+        """The city's active banners (empty if unknown)."""
+        return list(self._banners.get(city, ()))
+
+    @property
+    def cities(self) -> list[str]:
+        """Cities that have categories or banners."""
+        return sorted(set(self._categories) | set(self._banners))
+
+    # -- loading ----------------------------------------------------------------------------
+
+    @classmethod
+    def from_snapshot(cls, path: Path) -> ReferenceStore:
+        """A store loaded from ``path``; an absent file leaves it empty (``loaded`` false).
+
+        Raises:
+            ValueError: the file exists but is not a valid snapshot.
+        """
+        store = cls()
+        store.load_snapshot(path)
+        return store
+
+    def load_snapshot(self, path: Path) -> bool:
+        """Replace the data with the snapshot at ``path``; ``False`` if there is no file."""
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            log.warning("reference snapshot %s not found; starting empty", path)
+            return False
+        try:
+            snapshot = ReferenceSnapshot.model_validate_json(raw)
+        except ValueError as exc:
+            raise ValueError(f"invalid reference snapshot {path}: {exc}") from exc
+        self.apply(snapshot)
+        self.refreshed_at = snapshot.generated_at
+        log.info("reference snapshot %s: %d popularity lists", path, len(snapshot.popular))
+        return True
+
+    def apply(self, snapshot: ReferenceSnapshot) -> None:
+        """Merge ``snapshot`` into the store (its lists replace lists of the same key)."""
+        self._popular = {**self._popular, **snapshot.popular}
+        self._categories = {**self._categories, **snapshot.categories}
+        self._banners = {**self._banners, **snapshot.banners}
+        self.loaded = True
+
+    def snapshot(self) -> ReferenceSnapshot:
+        """The current data in snapshot form (to write a new snapshot file)."""
+        return ReferenceSnapshot(
+            generated_at=self.refreshed_at,
+            popular=dict(self._popular),
+            categories=dict(self._categories),
+            banners=dict(self._banners),
+        )
+
+    # -- refreshing -------------------------------------------------------------------------
+
+    async def refresh(
+        self,
+        popularity: PopularityClient,
+        catalog: CatalogClient,
+        cities: Iterable[str],
+        *,
+        timeout_s: float = 10.0,
+        limit: int = 200,
+    ) -> bool:
+        """Refresh everything once, within ``timeout_s``.
+
+        Fetches, per city, the categories, the active banners, ``city/{city}/{kind}`` for
+        venues, brands, categories and items, then ``category/{city}:{slug}/venue`` for each
+        of the city's categories. What fails keeps its previous value.
+
+        Returns:
+            Whether every fetch succeeded.
+        """
+        deadline = Deadline.after(timeout_s)
+        update = ReferenceSnapshot()
+        ok = True
+
+        async def fetch(what: str, call: Awaitable[T]) -> T | None:
+            nonlocal ok
+            try:
+                return await call
+            except BackendError as exc:
+                ok = False
+                log.warning("reference refresh: %s failed: %s", what, exc)
+                return None
+
+        async def city_lists(city: str) -> None:
+            categories = await fetch(f"categories {city}", catalog.categories(city, deadline))
+            if categories is not None:
+                update.categories[city] = categories.value
+            slugs = [c.slug for c in (categories.value if categories else self.categories(city))]
+            lists: dict[str, Awaitable[Fetched[PopularResponse]]] = {}
+            for kind in CITY_KINDS:
+                key = popular_key(PopularityScope.CITY, city, kind)
+                lists[key] = popularity.popular(PopularityScope.CITY, city, kind, limit, deadline)
+            for slug in slugs:
+                key = popular_key(PopularityScope.CATEGORY, f"{city}:{slug}", EntityKind.VENUE)
+                lists[key] = popularity.popular(
+                    PopularityScope.CATEGORY, f"{city}:{slug}", EntityKind.VENUE, limit, deadline
+                )
+            banners, results = await asyncio.gather(
+                fetch(f"banners {city}", catalog.active_banners(city, deadline)),
+                asyncio.gather(*(fetch(key, call) for key, call in lists.items())),
+            )
+            if banners is not None:
+                update.banners[city] = banners.value
+            for key, result in zip(lists, results, strict=True):
+                if result is not None:
+                    update.popular[key] = result.value.ids
+
+        await asyncio.gather(*(city_lists(city) for city in cities))
+        if update.popular or update.categories or update.banners:
+            self.apply(update)
+            self.refreshed_at = datetime.now(UTC)
+        return ok
+
+    async def run_refresh(
+        self,
+        popularity: PopularityClient,
+        catalog: CatalogClient,
+        cities: Iterable[str],
+        interval_s: float = 60.0,
+        *,
+        timeout_s: float | None = None,
+    ) -> None:
+        """Refresh now and then every ``interval_s`` until cancelled; never raises otherwise.
+
+        Each refresh is bounded by ``timeout_s`` (default: half the interval, at most 10 s).
+        """
+        cities = list(cities)
+        bound = timeout_s if timeout_s is not None else min(10.0, interval_s / 2)
+        while True:
+            try:
+                await self.refresh(popularity, catalog, cities, timeout_s=bound)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reference refresh failed; keeping the last good data")
+            await asyncio.sleep(interval_s)
