@@ -7,14 +7,13 @@ background refresh and closes everything in reverse on shutdown.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -48,7 +47,6 @@ class Runtime:
     surfaces: Surfaces | None = None
     stale: StaleSections | None = None
     shutting_down: bool = False
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 class RequestIdMiddleware:
@@ -132,27 +130,17 @@ def create_app(
             settings.cache_config(),
             settings.snapshot_path,
             transports=transports,
+            refresh_interval_s=settings.reference_refresh_s,
+            refresh_cities=[m.id for m in runtime.plans.markets],
         ) as backends:
             stale = StaleSections(backends.cache, runtime.plans.stale_section_ttl_s)
             runtime.backends = backends
             runtime.stale = stale
             runtime.surfaces = Surfaces(Services(backends, runtime.plans, stale))
-            refresh = asyncio.get_running_loop().create_task(
-                backends.reference.run_refresh(
-                    backends.popularity,
-                    backends.catalog,
-                    [m.id for m in runtime.plans.markets],
-                    settings.reference_refresh_s,
-                )
-            )
-            runtime.tasks.append(refresh)
             try:
                 yield
             finally:
                 runtime.shutting_down = True
-                for task in runtime.tasks:
-                    task.cancel()
-                await asyncio.gather(*runtime.tasks, return_exceptions=True)
                 await stale.drain()
 
     app = FastAPI(

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Shared cache; in-memory per process when unset."
     )
+    cache_namespace: str = Field(
+        default="pgw", pattern=r"^[A-Za-z0-9_.-]+$", description="Key prefix in the shared cache."
+    )
     debug: bool = Field(
         default=False, description="Show backend timings and fallbacks in response extensions."
     )
@@ -78,7 +81,7 @@ class Settings(BaseSettings):
         return {name: getattr(self, name) for name in BACKEND_NAMES}
 
     def cache_config(self) -> CacheConfig:
-        return CacheConfig(redis_url=self.redis_url)
+        return CacheConfig(redis_url=self.redis_url, namespace=self.cache_namespace)
 
 
 @lru_cache

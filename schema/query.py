@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Any, TypeVar, cast
+from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
 from graphql import GraphQLError
@@ -38,7 +38,7 @@ class Query:
     async def discovery(
         self,
         info: GatewayInfo,
-        location: LocationInput = strawberry.argument(description="Delivery location."),
+        location: Annotated[LocationInput, strawberry.argument(description="Delivery location.")],
     ) -> DiscoveryPage:
         ctx = info.context
         build = ctx.surfaces.discovery(ctx.viewer, location.lat, location.lon)
@@ -48,12 +48,13 @@ class Query:
     async def category(
         self,
         info: GatewayInfo,
-        slug: str = strawberry.argument(description="Category slug, e.g. 'pizza'."),
-        location: LocationInput = strawberry.argument(description="Delivery location."),
-        first: int = strawberry.argument(description="Page size (1 to 50).", default=20),
-        after: str | None = strawberry.argument(
-            description="endCursor of the previous page; omit for the first page.", default=None
-        ),
+        slug: Annotated[str, strawberry.argument(description="Category slug, e.g. 'pizza'.")],
+        location: Annotated[LocationInput, strawberry.argument(description="Delivery location.")],
+        first: Annotated[int, strawberry.argument(description="Page size (1 to 50).")] = 20,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="endCursor of the previous page; omit for the first."),
+        ] = None,
     ) -> CategoryPage:
         ctx = info.context
         build = ctx.surfaces.category(ctx.viewer, slug, location.lat, location.lon, first, after)
@@ -63,8 +64,8 @@ class Query:
     async def venue_page(
         self,
         info: GatewayInfo,
-        venue_id: strawberry.ID = strawberry.argument(description="The venue's id."),
-        location: LocationInput = strawberry.argument(description="Delivery location."),
+        venue_id: Annotated[strawberry.ID, strawberry.argument(description="The venue's id.")],
+        location: Annotated[LocationInput, strawberry.argument(description="Delivery location.")],
     ) -> VenuePage:
         ctx = info.context
         build = ctx.surfaces.venue_page(ctx.viewer, str(venue_id), location.lat, location.lon)
@@ -74,8 +75,8 @@ class Query:
     async def cart(
         self,
         info: GatewayInfo,
-        cart: CartInput = strawberry.argument(description="The current cart."),
-        location: LocationInput = strawberry.argument(description="Delivery location."),
+        cart: Annotated[CartInput, strawberry.argument(description="The current cart.")],
+        location: Annotated[LocationInput, strawberry.argument(description="Delivery location.")],
     ) -> CartPage:
         ctx = info.context
         lines = [CartLine(item_id=str(line.item_id), quantity=line.quantity) for line in cart.lines]

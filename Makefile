@@ -1,0 +1,53 @@
+# Every target sets up its own environment from the lock file (uv.lock) on a fresh machine.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+TOOLS := .cache/tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+GRAPHIQL := gateway/graphiql
+
+.PHONY: demo test lint fmt typecheck setup browser assets schema clean
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+setup: $(VENV)/.synced assets
+
+# GraphiQL's assets come from the npm registry at set-up, never from a CDN at page load.
+assets: $(GRAPHIQL)/node_modules/.installed
+$(GRAPHIQL)/node_modules/.installed: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json
+	cd $(GRAPHIQL) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Debian's chromium drives the browser test (playwright cannot download its own here).
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian chromium for the browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+demo: setup
+	$(PY) -m gateway demo
+
+test: setup browser
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy gateway schema resolvers clients
+
+fmt: $(VENV)/.synced
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+schema: $(VENV)/.synced
+	$(PY) -m gateway schema export
+
+clean:
+	rm -rf $(VENV) $(TOOLS) $(GRAPHIQL)/node_modules

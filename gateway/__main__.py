@@ -1,0 +1,5 @@
+"""``python -m gateway …``: see ``gateway.cli``."""
+
+from gateway.cli import main
+
+main()

@@ -1,0 +1,185 @@
+"""Command line: ``python -m gateway serve | demo | token | schema``.
+
+Configuration errors are printed naming the setting and exit with status 2, never as a
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from gateway.auth import mint_token
+from gateway.demo_secret import demo_secret
+from resolvers.plans import PlanError
+
+app = typer.Typer(help="GraphQL personalisation gateway.", no_args_is_help=True)
+schema_app = typer.Typer(help="The GraphQL schema snapshot.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+console = Console(stderr=True)
+
+DEMO_PORTS = {"catalog": 8101, "retrieval": 8102, "ranking": 8103, "bandit": 8104,
+              "popularity": 8105}
+
+
+def _config_error(exc: Exception) -> typer.Exit:
+    if isinstance(exc, ValidationError):
+        for err in exc.errors():
+            where = "PGW_" + "__".join(str(p) for p in err["loc"]).upper()
+            console.print(f"[red]invalid configuration:[/red] {where}: {err['msg']}")
+    else:
+        console.print(f"[red]invalid configuration:[/red] {exc}")
+    return typer.Exit(code=2)
+
+
+def _check_config() -> None:
+    """Build the app once so bad settings or plans fail here, with a readable message."""
+    from gateway.app import create_app
+    from gateway.settings import Settings
+
+    try:
+        create_app(Settings())
+    except (ValidationError, PlanError) as exc:
+        raise _config_error(exc) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(envvar="PGW_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PGW_PORT")] = 8000,
+    workers: Annotated[int, typer.Option(help="Processes; about one per core.")] = 1,
+) -> None:
+    """Run the gateway alone against the configured backend URLs."""
+    import uvicorn
+
+    _check_config()
+    uvicorn.run(
+        "gateway.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def token(
+    user_id: Annotated[str, typer.Argument(help="Demo user id, u0001 … u5000.")],
+    ttl_s: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 86_400,
+) -> None:
+    """Print a bearer token for USER_ID signed with the demo key (or PGW_JWT_SECRET)."""
+    secret = os.environ.get("PGW_JWT_SECRET") or demo_secret()
+    typer.echo(mint_token(user_id, secret, ttl_s=ttl_s))
+
+
+def _wait_healthy(urls: list[str], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    pending = list(urls)
+    with httpx.Client(timeout=1.0) as client:
+        while pending and time.monotonic() < deadline:
+            for url in list(pending):
+                try:
+                    if client.get(url).status_code == 200:
+                        pending.remove(url)
+                except httpx.HTTPError:
+                    pass
+            if pending:
+                time.sleep(0.2)
+    if pending:
+        raise RuntimeError(f"not healthy within {timeout_s:.0f}s: {', '.join(pending)}")
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Gateway port.")] = 8000,
+    user: Annotated[str, typer.Option(help="Sample user for the printed token.")] = "u0042",
+) -> None:
+    """Start the five reference backends and the gateway; Ctrl-C stops everything."""
+    import uvicorn
+
+    secret = demo_secret()
+    env = {
+        **os.environ,
+        "PGW_ENVIRONMENT": "demo",
+        "PGW_DEBUG": os.environ.get("PGW_DEBUG", "true"),
+        "PGW_JWT_SECRET": secret,
+    }
+    for name, backend_port in DEMO_PORTS.items():
+        env.setdefault(f"PGW_{name.upper()}__BASE_URL", f"http://127.0.0.1:{backend_port}")
+    os.environ.update(env)
+    console.print("starting the reference backends …")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "backends", "serve", name, "--port", str(backend_port)],
+            env=env,
+        )
+        for name, backend_port in DEMO_PORTS.items()
+    ]
+    try:
+        _wait_healthy(
+            [f"http://127.0.0.1:{p}/healthz" for p in DEMO_PORTS.values()], timeout_s=120
+        )
+        _check_config()
+        bearer = mint_token(user, secret)
+        console.print(
+            f"\n[bold green]Personalisation gateway demo[/bold green]\n"
+            f"  GraphQL:  http://127.0.0.1:{port}/graphql\n"
+            f"  GraphiQL: http://127.0.0.1:{port}/graphql (open in a browser)\n"
+            f"  Metrics:  http://127.0.0.1:{port}/metrics\n\n"
+            f"Request header for user {user} (more: python -m gateway token USER_ID):\n"
+            f'  {{"Authorization": "Bearer {bearer}"}}\n\n'
+            "Try: query { discovery(location: {lat: 60.1699, lon: 24.9384}) "
+            "{ degraded sections { title source } } }\n"
+            "Ctrl-C stops everything.\n",
+            highlight=False,
+        )
+        uvicorn.run(
+            "gateway.app:create_app",
+            factory=True,
+            host="127.0.0.1",
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@schema_app.command("export")
+def schema_export(
+    out: Annotated[Path, typer.Option(help="Where to write the SDL.")] = Path(
+        "schema/schema.graphql"
+    ),
+) -> None:
+    """Write the live schema's SDL to the committed snapshot."""
+    from schema import export_sdl
+
+    out.write_text(export_sdl(), encoding="utf-8")
+    console.print(f"wrote {out}")
+
+
+def main() -> None:
+    app()
