@@ -20,7 +20,7 @@ from clients.bandit import BanditClient
 from clients.base import BackendClient, fingerprint, map_backend_errors
 from clients.breaker import BreakerState, CircuitBreaker
 from clients.cache import ResponseCache
-from clients.catalog import ActiveBannersResponse, CatalogClient
+from clients.catalog import CatalogClient
 from clients.config import BackendConfig, BreakerConfig, CacheConfig, RetryConfig
 from clients.deadline import Deadline
 from clients.errors import (
@@ -43,7 +43,6 @@ from clients.singleflight import SingleFlight
 
 __all__ = [
     "BACKEND_NAMES",
-    "ActiveBannersResponse",
     "BackendClient",
     "BackendConfig",
     "BackendError",

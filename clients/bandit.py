@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from clients.base import BackendClient
+from clients.base import DEFAULT_RESERVE_S, BackendClient
 from clients.contracts.bandit import DecideRequest, DecideResponse, RewardRequest
 from clients.deadline import Deadline
 from clients.results import Fetched
@@ -25,6 +25,7 @@ class BanditClient(BackendClient):
         deadline: Deadline,
         *,
         headers: Mapping[str, str] | None = None,
+        reserve_s: float = DEFAULT_RESERVE_S,
     ) -> Fetched[DecideResponse]:
         """``POST /v1/decide``: an ordering of ``req.arms`` with propensities."""
         return await self.call(
@@ -35,6 +36,7 @@ class BanditClient(BackendClient):
             deadline,
             json=req,
             headers=headers,
+            reserve_s=reserve_s,
             idempotent=False,
         )
 
@@ -44,6 +46,7 @@ class BanditClient(BackendClient):
         deadline: Deadline,
         *,
         headers: Mapping[str, str] | None = None,
+        reserve_s: float = DEFAULT_RESERVE_S,
     ) -> None:
         """``POST /v1/rewards``, answered 202. Not retried."""
         await self.call_no_content(
@@ -53,5 +56,6 @@ class BanditClient(BackendClient):
             deadline,
             json=req,
             headers=headers,
+            reserve_s=reserve_s,
             expect_status=202,
         )

@@ -50,7 +50,7 @@ from clients.results import CacheResult, Fetched
 from clients.retry import build_retrying
 from clients.singleflight import SingleFlight
 
-__all__ = ["BackendClient", "fingerprint", "map_backend_errors"]
+__all__ = ["DEFAULT_RESERVE_S", "BackendClient", "fingerprint", "map_backend_errors"]
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
@@ -58,6 +58,9 @@ R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({429, 503})
+
+DEFAULT_RESERVE_S = 0.015
+"""Time kept back from the deadline for the caller's fallbacks, hydration and serialisation."""
 
 
 @contextmanager
@@ -213,7 +216,7 @@ class BackendClient:
         headers: Mapping[str, str] | None = None,
         idempotent: bool = True,
         cache_key: str | None = None,
-        reserve_s: float = 0.015,
+        reserve_s: float = DEFAULT_RESERVE_S,
     ) -> Fetched[M]:
         """Call the backend and validate the answer with ``model``.
 
@@ -311,7 +314,7 @@ class BackendClient:
         headers: Mapping[str, str] | None = None,
         idempotent: bool = False,
         expect_status: int = 202,
-        reserve_s: float = 0.015,
+        reserve_s: float = DEFAULT_RESERVE_S,
     ) -> Fetched[None]:
         """Like :meth:`call` for endpoints that answer ``expect_status`` with no body to read.
 

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import pydantic
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import BaseModel
 
-from clients.base import BackendClient
+from clients.base import DEFAULT_RESERVE_S, BackendClient
 from clients.contracts.catalog import (
     BannerEntity,
     BannersBatch,
@@ -30,27 +30,17 @@ from clients.contracts.catalog import (
     VenueEntity,
     VenuesBatch,
 )
-from clients.contracts.common import Contract
 from clients.deadline import Deadline
 from clients.errors import BackendError
 from clients.results import CacheResult, Fetched
 
-__all__ = ["MAX_BATCH", "ActiveBannersResponse", "CatalogClient"]
+__all__ = ["MAX_BATCH", "CatalogClient"]
 
 MAX_BATCH = 500
 """Most ids the catalog accepts in one batchGet."""
 
 E = TypeVar("E", bound=BaseModel)
 B = TypeVar("B", bound=BaseModel)
-
-
-class ActiveBannersResponse(Contract):
-    """``GET /v1/banners?city=``: the city's active banners.
-
-    Read as ``{"banners": [...]}`` (like ``CategoriesResponse``) or ``{"entities": [...]}``.
-    """
-
-    banners: list[BannerEntity] = Field(validation_alias=AliasChoices("banners", "entities"))
 
 
 class _Batch(Generic[E, B]):
@@ -89,31 +79,56 @@ class CatalogClient(BackendClient):
     """Typed client of the catalog backend with entity-level caching."""
 
     async def venues(
-        self, ids: Iterable[str], deadline: Deadline, *, headers: Mapping[str, str] | None = None
+        self,
+        ids: Iterable[str],
+        deadline: Deadline,
+        *,
+        headers: Mapping[str, str] | None = None,
+        reserve_s: float = DEFAULT_RESERVE_S,
     ) -> Fetched[dict[str, VenueEntity]]:
         """Venues by id (``POST /v1/venues:batchGet``); missing ids are absent from the dict."""
-        return await self._batch_get(_VENUES, ids, deadline, headers)
+        return await self._batch_get(_VENUES, ids, deadline, headers, reserve_s)
 
     async def items(
-        self, ids: Iterable[str], deadline: Deadline, *, headers: Mapping[str, str] | None = None
+        self,
+        ids: Iterable[str],
+        deadline: Deadline,
+        *,
+        headers: Mapping[str, str] | None = None,
+        reserve_s: float = DEFAULT_RESERVE_S,
     ) -> Fetched[dict[str, ItemEntity]]:
         """Menu items by id; missing ids are absent from the dict."""
-        return await self._batch_get(_ITEMS, ids, deadline, headers)
+        return await self._batch_get(_ITEMS, ids, deadline, headers, reserve_s)
 
     async def brands(
-        self, ids: Iterable[str], deadline: Deadline, *, headers: Mapping[str, str] | None = None
+        self,
+        ids: Iterable[str],
+        deadline: Deadline,
+        *,
+        headers: Mapping[str, str] | None = None,
+        reserve_s: float = DEFAULT_RESERVE_S,
     ) -> Fetched[dict[str, BrandEntity]]:
         """Brands by id; missing ids are absent from the dict."""
-        return await self._batch_get(_BRANDS, ids, deadline, headers)
+        return await self._batch_get(_BRANDS, ids, deadline, headers, reserve_s)
 
     async def banners(
-        self, ids: Iterable[str], deadline: Deadline, *, headers: Mapping[str, str] | None = None
+        self,
+        ids: Iterable[str],
+        deadline: Deadline,
+        *,
+        headers: Mapping[str, str] | None = None,
+        reserve_s: float = DEFAULT_RESERVE_S,
     ) -> Fetched[dict[str, BannerEntity]]:
         """Banners by id (active or not); missing ids are absent from the dict."""
-        return await self._batch_get(_BANNERS, ids, deadline, headers)
+        return await self._batch_get(_BANNERS, ids, deadline, headers, reserve_s)
 
     async def categories(
-        self, city: str, deadline: Deadline, *, headers: Mapping[str, str] | None = None
+        self,
+        city: str,
+        deadline: Deadline,
+        *,
+        headers: Mapping[str, str] | None = None,
+        reserve_s: float = DEFAULT_RESERVE_S,
     ) -> Fetched[list[CategoryEntity]]:
         """``GET /v1/categories?city=``: the city's categories (cached)."""
         fetched = await self.call(
@@ -124,6 +139,7 @@ class CatalogClient(BackendClient):
             deadline,
             params={"city": city},
             headers=headers,
+            reserve_s=reserve_s,
             cache_key=f"{self.name}:categories:v1:{city}",
         )
         return Fetched(
@@ -131,21 +147,27 @@ class CatalogClient(BackendClient):
         )
 
     async def active_banners(
-        self, city: str, deadline: Deadline, *, headers: Mapping[str, str] | None = None
+        self,
+        city: str,
+        deadline: Deadline,
+        *,
+        headers: Mapping[str, str] | None = None,
+        reserve_s: float = DEFAULT_RESERVE_S,
     ) -> Fetched[list[BannerEntity]]:
-        """``GET /v1/banners?city=``: the city's active banners (cached)."""
+        """``GET /v1/banners?city=`` (a ``BannersBatch``): the city's active banners (cached)."""
         fetched = await self.call(
             "active_banners",
             "GET",
             "/v1/banners",
-            ActiveBannersResponse,
+            BannersBatch,
             deadline,
             params={"city": city},
             headers=headers,
+            reserve_s=reserve_s,
             cache_key=f"{self.name}:banners:v1:{city}",
         )
         return Fetched(
-            list(fetched.value.banners), fetched.cache, fetched.elapsed_ms, fetched.attempts
+            list(fetched.value.entities), fetched.cache, fetched.elapsed_ms, fetched.attempts
         )
 
     def entity_key(self, kind: str, entity_id: str) -> str:
@@ -158,6 +180,7 @@ class CatalogClient(BackendClient):
         ids: Iterable[str],
         deadline: Deadline,
         headers: Mapping[str, str] | None,
+        reserve_s: float,
     ) -> Fetched[dict[str, E]]:
         self._ensure_open()
         started = time.perf_counter()
@@ -195,6 +218,7 @@ class CatalogClient(BackendClient):
                     deadline,
                     json=BatchGetRequest(ids=chunk),
                     headers=headers,
+                    reserve_s=reserve_s,
                 )
                 for chunk in chunks
             ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from clients.base import BackendClient
+from clients.base import DEFAULT_RESERVE_S, BackendClient
 from clients.contracts.common import EntityKind
 from clients.contracts.popularity import PopularityScope, PopularResponse
 from clients.deadline import Deadline
@@ -25,6 +25,7 @@ class PopularityClient(BackendClient):
         deadline: Deadline,
         *,
         headers: Mapping[str, str] | None = None,
+        reserve_s: float = DEFAULT_RESERVE_S,
     ) -> Fetched[PopularResponse]:
         """The ``limit`` most popular ids of ``kind`` in ``scope``/``key``.
 
@@ -40,5 +41,6 @@ class PopularityClient(BackendClient):
             deadline,
             params={"scope": scope.value, "key": key, "kind": kind.value, "limit": limit},
             headers=headers,
+            reserve_s=reserve_s,
             cache_key=f"{self.name}:popular:v1:{scope.value}/{key}/{kind.value}/{limit}",
         )

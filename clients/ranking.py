@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from clients.base import BackendClient
+from clients.base import DEFAULT_RESERVE_S, BackendClient
 from clients.contracts.ranking import RankRequest, RankResponse
 from clients.deadline import Deadline
 from clients.results import Fetched
@@ -47,6 +47,7 @@ class RankingClient(BackendClient):
         deadline: Deadline,
         *,
         headers: Mapping[str, str] | None = None,
+        reserve_s: float = DEFAULT_RESERVE_S,
     ) -> Fetched[RankResponse]:
         """Scores for ``req.candidate_ids`` (one per id) and the model version."""
         return await self.call(
@@ -57,5 +58,6 @@ class RankingClient(BackendClient):
             deadline,
             json=req,
             headers=headers,
+            reserve_s=reserve_s,
             cache_key=self.cache_key("rank", *rank_cache_parts(req)),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from clients.base import BackendClient
+from clients.base import DEFAULT_RESERVE_S, BackendClient
 from clients.contracts.retrieval import CandidatesRequest, CandidatesResponse
 from clients.deadline import Deadline
 from clients.results import Fetched
@@ -24,6 +24,7 @@ class RetrievalClient(BackendClient):
         deadline: Deadline,
         *,
         headers: Mapping[str, str] | None = None,
+        reserve_s: float = DEFAULT_RESERVE_S,
     ) -> Fetched[CandidatesResponse]:
         """Candidates for one strategy, in the generator's order (cached by request)."""
         return await self.call(
@@ -34,5 +35,6 @@ class RetrievalClient(BackendClient):
             deadline,
             json=req,
             headers=headers,
+            reserve_s=reserve_s,
             cache_key=self.cache_key("candidates", req),
         )
