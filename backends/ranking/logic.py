@@ -38,7 +38,14 @@ from backends.dataset import (
     haversine_m,
     parse_id,
 )
-from backends.world import World, city_for_location, get_world, parse_local_time, time_bucket, week_slot
+from backends.world import (
+    World,
+    city_for_location,
+    get_world,
+    parse_local_time,
+    time_bucket,
+    week_slot,
+)
 from clients.contracts import EntityKind, RankRequest, RankResponse, ScoredId
 
 #: Bump when features or training change: it keys the model cache.
@@ -58,7 +65,9 @@ FEATURES = (
     "delivery_minutes",
     "price_level",
 )
-TREATMENT_FEATURES = tuple(i for i, f in enumerate(FEATURES) if f not in ("venue_time_share", "open_now"))
+TREATMENT_FEATURES = tuple(
+    i for i, f in enumerate(FEATURES) if f not in ("venue_time_share", "open_now")
+)
 DEFAULT_VARIANT = "control"
 VARIANTS = ("control", "treatment")
 
@@ -152,10 +161,15 @@ def venue_features(
     return x
 
 
-def haversine_m_pairs(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+def haversine_m_pairs(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
     """Element-wise great-circle distance (metres) between two arrays of points."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    a = (
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    )
     return 2 * 6_371_000.0 * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
@@ -279,7 +293,12 @@ def training_matrix(
         cand[m] = vs[rng.integers(0, len(vs), (m.sum(), draws))]
     lat = ds.u_lat[u][:, None]
     lon = ds.u_lon[u][:, None]
-    d = haversine_m_pairs(np.broadcast_to(lat, cand.shape), np.broadcast_to(lon, cand.shape), ds.v_lat[cand], ds.v_lon[cand])
+    d = haversine_m_pairs(
+        np.broadcast_to(lat, cand.shape),
+        np.broadcast_to(lon, cand.shape),
+        ds.v_lat[cand],
+        ds.v_lon[cand],
+    )
     ok = (d <= ds.v_radius_m[cand]) & (cand != ds.o_venue[pick][:, None])
     rank = np.cumsum(ok, axis=1)
     ok &= rank <= n_neg
@@ -321,7 +340,13 @@ def train_models(w: World) -> ModelBundle:
     mean, scale = xs.mean(0), xs.std(0) + 1e-9
     lr = LogisticRegression(max_iter=500, C=1.0)
     lr.fit((xs - mean) / scale, y)
-    treatment = Linear(cols=cols, mean=mean, scale=scale, coef=lr.coef_[0].copy(), intercept=float(lr.intercept_[0]))
+    treatment = Linear(
+        cols=cols,
+        mean=mean,
+        scale=scale,
+        coef=lr.coef_[0].copy(),
+        intercept=float(lr.intercept_[0]),
+    )
     models: dict[str, TreeEnsemble | Linear] = {"control": control, "treatment": treatment}
     hashes = {name: _hash_model(m) for name, m in models.items()}
     return ModelBundle(models=models, hashes=hashes, trained_in_s=time.perf_counter() - started)
@@ -330,7 +355,9 @@ def train_models(w: World) -> ModelBundle:
 def _hash_model(m: TreeEnsemble | Linear) -> str:
     h = hashlib.sha256()
     for value in vars(m).values():
-        h.update(np.asarray(value).tobytes() if isinstance(value, np.ndarray) else repr(value).encode())
+        h.update(
+            np.asarray(value).tobytes() if isinstance(value, np.ndarray) else repr(value).encode()
+        )
     return h.hexdigest()[:8]
 
 
@@ -395,7 +422,9 @@ class Ranker:
         kind = req.kind
         if kind == EntityKind.VENUE:
             scores = self._venues(ids, variant, u_row, req, weekday, minute)
-            version = f"venue-{self.bundle.models[variant].kind}-{variant}-{self.bundle.hashes[variant]}"
+            version = (
+                f"venue-{self.bundle.models[variant].kind}-{variant}-{self.bundle.hashes[variant]}"
+            )
         elif kind == EntityKind.ITEM:
             scores = self._items(ids, variant, u_row)
             version = f"item-popularity-{variant}-{self.data_hash}"
@@ -409,7 +438,9 @@ class Ranker:
             scores = np.full(len(ids), 0.5)
             version = f"{kind.value}-uniform-{variant}"
         return RankResponse(
-            scores=[ScoredId(id=i, score=round(float(s), 6)) for i, s in zip(ids, scores, strict=True)],
+            scores=[
+                ScoredId(id=i, score=round(float(s), 6)) for i, s in zip(ids, scores, strict=True)
+            ],
             model_version=version,
         )
 

@@ -1,0 +1,49 @@
+"""Bandit HTTP app: ``POST /v1/decide``, ``POST /v1/rewards`` and ``GET /v1/stats``."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI, HTTPException, Query, Response
+
+from backends.bandit.logic import Bandit, UnknownArm, UnknownDecision
+from backends.faults import install_faults
+from clients.contracts import DecideRequest, DecideResponse, RewardRequest
+
+
+def create_app(bandit: Bandit | None = None) -> FastAPI:
+    """Build the app with its own in-memory state (seed: ``PGW_BANDIT_SEED``, default 0)."""
+    state = bandit or Bandit(seed=int(os.environ.get("PGW_BANDIT_SEED", "0")))
+    app = FastAPI(title="bandit (reference)")
+    app.state.bandit = state
+    install_faults(app, "bandit")
+
+    @app.post("/v1/decide", response_model=DecideResponse)
+    async def decide(req: DecideRequest) -> DecideResponse:
+        return state.decide(req)
+
+    @app.post("/v1/rewards", status_code=202)
+    async def rewards(req: RewardRequest) -> Response:
+        try:
+            counted = state.reward(req)
+        except UnknownDecision as exc:
+            raise HTTPException(
+                status_code=404, detail=f"unknown decision_id {req.decision_id!r}"
+            ) from exc
+        except UnknownArm as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
+        return Response(
+            content=b'{"accepted":true,"counted":' + (b"true" if counted else b"false") + b"}",
+            status_code=202,
+            media_type="application/json",
+        )
+
+    @app.get("/v1/stats")
+    async def stats(
+        decision_point: str = Query(),
+        city: str | None = Query(default=None),
+        user_id: str | None = Query(default=None),
+    ) -> dict[str, object]:
+        return state.stats(decision_point, city, user_id)
+
+    return app

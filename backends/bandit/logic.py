@@ -1,0 +1,158 @@
+"""Thompson sampling over Beta posteriors with hierarchical priors (user → city → global).
+
+Why hierarchical: most (user, arm) pairs have no feedback at all; a user's posterior is
+therefore centred on the city's, and the city's on the global one, each prior capped at a
+modest strength so real local evidence quickly dominates. Rewards update all three levels.
+
+Propensities: the probability that the sampling policy puts the chosen arm at the position
+it got, estimated by Monte Carlo re-runs of the same policy (the actual draw included, so
+the estimate is never 0). Off-policy evaluation re-weights logged rewards by them.
+
+State is in memory (a reference backend); decisions are kept in a bounded LRU.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from backends.world import city_for_location
+from clients.contracts import Arm, DecideRequest, DecideResponse, RewardRequest
+
+POLICY_VERSION = "ts-hier-beta-v1"
+#: Caps on how many pseudo-observations a parent level contributes as prior.
+CITY_PRIOR_STRENGTH = 20.0
+USER_PRIOR_STRENGTH = 10.0
+MAX_DECISIONS = 200_000
+MAX_EVENTS = 500_000
+
+
+class UnknownDecision(KeyError):
+    """Reward for a decision id this process never issued (or has forgotten): 404."""
+
+
+class UnknownArm(ValueError):
+    """Reward for an arm that was not offered in the decision: 422."""
+
+
+@dataclass
+class Decision:
+    decision_point: str
+    user_id: str | None
+    city: str
+    arms: frozenset[str]
+
+
+class Bandit:
+    """Posteriors, issued decisions and seen reward events of one process."""
+
+    def __init__(self, seed: int = 0, mc_samples: int = 400) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.mc_samples = mc_samples
+        # (level, key, decision_point, arm) -> [successes, failures]
+        self.counts: defaultdict[tuple[str, str, str, str], list[float]] = defaultdict(
+            lambda: [0.0, 0.0]
+        )
+        self.arms_seen: defaultdict[str, set[str]] = defaultdict(set)
+        self.decisions: OrderedDict[str, Decision] = OrderedDict()
+        self.events: OrderedDict[str, None] = OrderedDict()
+
+    # -- posteriors
+    def posterior(
+        self, decision_point: str, arms: list[str], city: str, user_id: str | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(alpha, beta) per arm at the most specific level available."""
+        g = np.array([self.counts.get(("global", "", decision_point, a), [0.0, 0.0]) for a in arms])
+        c = np.array([self.counts.get(("city", city, decision_point, a), [0.0, 0.0]) for a in arms])
+        a, b = 1.0 + g[:, 0], 1.0 + g[:, 1]
+        a, b = _shrink(a, b, CITY_PRIOR_STRENGTH, c)
+        if user_id:
+            u = np.array(
+                [self.counts.get(("user", user_id, decision_point, x), [0.0, 0.0]) for x in arms]
+            )
+            a, b = _shrink(a, b, USER_PRIOR_STRENGTH, u)
+        return a, b
+
+    # -- decisions
+    def decide(self, req: DecideRequest) -> DecideResponse:
+        arms = list(dict.fromkeys(req.arms))
+        city = req.context.city or _city_id(req.context.location.lat, req.context.location.lon)
+        a, b = self.posterior(req.decision_point, arms, city, req.user_id)
+        theta = self.rng.beta(a, b)
+        ranking = np.argsort(-theta, kind="stable")
+        m = max(50, min(self.mc_samples, 40_000 // max(len(arms), 1)))
+        sims = np.argsort(-self.rng.beta(a, b, size=(m, len(arms))), axis=1)
+        same = (sims == ranking[None, :]).sum(0)  # per position: re-runs agreeing with ours
+        propensity = np.minimum((same + 1) / (m + 1), 1.0)
+        decision_id = f"d-{uuid.uuid4().hex}"
+        self.decisions[decision_id] = Decision(
+            req.decision_point, req.user_id, city, frozenset(arms)
+        )
+        if len(self.decisions) > MAX_DECISIONS:
+            self.decisions.popitem(last=False)
+        self.arms_seen[req.decision_point].update(arms)
+        return DecideResponse(
+            decision_id=decision_id,
+            ranking=[
+                Arm(arm=arms[k], propensity=float(p))
+                for k, p in zip(ranking, propensity, strict=True)
+            ],
+            policy_version=POLICY_VERSION,
+        )
+
+    def reward(self, req: RewardRequest) -> bool:
+        """Apply a reward; False if ``event_id`` was already counted (idempotent retry)."""
+        d = self.decisions.get(req.decision_id)
+        if d is None:
+            raise UnknownDecision(req.decision_id)
+        if req.arm not in d.arms:
+            raise UnknownArm(f"arm {req.arm!r} was not offered in decision {req.decision_id}")
+        if req.event_id is not None:
+            if req.event_id in self.events:
+                return False
+            self.events[req.event_id] = None
+            if len(self.events) > MAX_EVENTS:
+                self.events.popitem(last=False)
+        levels = [("global", ""), ("city", d.city)] + ([("user", d.user_id)] if d.user_id else [])
+        for level, key in levels:
+            c = self.counts[(level, key, d.decision_point, req.arm)]
+            c[0] += req.reward
+            c[1] += 1.0 - req.reward
+        return True
+
+    def stats(
+        self, decision_point: str, city: str | None, user_id: str | None
+    ) -> dict[str, object]:
+        """Posterior summaries per arm at each level (for operators and tests)."""
+        arms = sorted(self.arms_seen.get(decision_point, set()))
+        out: dict[str, object] = {}
+        for arm in arms:
+            entry: dict[str, object] = {}
+            for level, key in (("global", ""), ("city", city), ("user", user_id)):
+                if key is None:
+                    continue
+                s, f = self.counts.get((level, key, decision_point, arm), [0.0, 0.0])
+                entry[level] = {"successes": s, "failures": f}
+            a, b = self.posterior(decision_point, [arm], city or "", user_id)
+            entry["alpha"], entry["beta"] = float(a[0]), float(b[0])
+            entry["mean"] = float(a[0] / (a[0] + b[0]))
+            out[arm] = entry
+        return {"decision_point": decision_point, "policy_version": POLICY_VERSION, "arms": out}
+
+
+def _shrink(
+    a: np.ndarray, b: np.ndarray, strength: float, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Child posterior: parent mean as prior with at most ``strength`` pseudo-counts."""
+    k = np.minimum(a + b, strength)
+    mean = a / (a + b)
+    # Floor keeps Beta parameters away from 0 after many one-sided rewards.
+    return np.maximum(mean * k + counts[:, 0], 0.1), np.maximum((1 - mean) * k + counts[:, 1], 0.1)
+
+
+def _city_id(lat: float, lon: float) -> str:
+    city = city_for_location(lat, lon)
+    return city.id if city else "unknown"
