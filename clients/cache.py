@@ -90,7 +90,7 @@ class ResponseCache:
         self._cache: BaseCache = (
             _redis_cache(config.redis_url, config.redis_timeout_s)
             if config.redis_url is not None
-            else SimpleMemoryCache(serializer=_OrjsonSerializer())
+            else SimpleMemoryCache(serializer=_OrjsonSerializer(), timeout=None)
         )
         self._down_until = 0.0
         self._down = False

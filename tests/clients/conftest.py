@@ -160,12 +160,21 @@ class Gate:
     def __init__(self, response: Callable[[httpx.Request], httpx.Response]) -> None:
         self.response = response
         self.arrived = 0
+        self.first = asyncio.Event()
         self.open = asyncio.Event()
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         self.arrived += 1
+        self.first.set()
         await self.open.wait()
         return self.response(request)
+
+    async def release_when_waiting(self) -> None:
+        """Once the first request is held, let every other task reach its await, then open."""
+        await self.first.wait()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        self.open.set()
 
 
 async def hang(request: httpx.Request) -> httpx.Response:

@@ -350,10 +350,7 @@ class TestSingleFlight:
                 asyncio.create_task(client.candidates(candidates_request(), Deadline.after(1)))
                 for _ in range(50)
             ]
-            while gate.arrived == 0:
-                await asyncio.sleep(0)
-            await asyncio.sleep(0)
-            gate.open.set()
+            await gate.release_when_waiting()
             results = await asyncio.gather(*calls)
         assert gate.arrived == 1
         assert all(r.value == OK for r in results)
@@ -365,9 +362,7 @@ class TestSingleFlight:
                 asyncio.create_task(client.candidates(candidates_request(), Deadline.after(1)))
                 for _ in range(5)
             ]
-            while gate.arrived == 0:
-                await asyncio.sleep(0)
-            gate.open.set()
+            await gate.release_when_waiting()
             results = await asyncio.gather(*calls, return_exceptions=True)
         assert gate.arrived == 1
         assert all(isinstance(r, BackendUnavailable) for r in results)
@@ -381,8 +376,7 @@ class TestSingleFlight:
             patient = asyncio.create_task(
                 client.candidates(candidates_request(), Deadline.after(5))
             )
-            while gate.arrived == 0:
-                await asyncio.sleep(0)
+            await gate.first.wait()
             with pytest.raises(BackendTimeout):
                 await client.candidates(candidates_request(), Deadline.after(0.03))
             gate.open.set()
