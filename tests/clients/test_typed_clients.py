@@ -1,0 +1,167 @@
+"""What each typed client declares: endpoints, cache keys, idempotency."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import respx
+
+from clients import (
+    BackendRejected,
+    BackendUnavailable,
+    BanditClient,
+    CacheResult,
+    Deadline,
+    PopularityClient,
+    RankingClient,
+    ResponseCache,
+)
+from clients.contracts import (
+    Arm,
+    DecideRequest,
+    DecideResponse,
+    EntityKind,
+    Location,
+    PopularResponse,
+    RankResponse,
+    RequestContext,
+    RewardRequest,
+    ScoredId,
+)
+from tests.clients.conftest import backend_config, json_response, rank_request, transport
+
+RANKED = RankResponse(
+    scores=[ScoredId(id="v1", score=0.9), ScoredId(id="v2", score=0.5)], model_version="m1"
+)
+
+
+class TestRanking:
+    async def test_cache_key_ignores_candidate_order_and_minutes(
+        self, router: respx.MockRouter, cache: ResponseCache
+    ) -> None:
+        route = router.post("/v1/rank").mock(return_value=json_response(RANKED))
+        config = backend_config(cache_ttl_s=60)
+        async with RankingClient("ranking", config, cache, transport=transport(router)) as client:
+            first = await client.rank(rank_request(), Deadline.after(1))
+            reordered = rank_request(candidate_ids=["v3", "v1", "v2"])
+            same_hour = rank_request(
+                context=RequestContext(
+                    location=Location(lat=60.2, lon=24.9),
+                    local_time="2026-01-05T12:59:00+02:00",
+                    city="helsinki",
+                )
+            )
+            assert (await client.rank(reordered, Deadline.after(1))).cache is CacheResult.HIT
+            assert (await client.rank(same_hour, Deadline.after(1))).cache is CacheResult.HIT
+        assert first.value == RANKED
+        assert route.call_count == 1
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"variant": "b"},
+            {"kind": EntityKind.ITEM},
+            {"user_id": "u0002"},
+            {"candidate_ids": ["v1", "v2"]},
+            {
+                "context": RequestContext(
+                    location=Location(lat=60.17, lon=24.94),
+                    local_time="2026-01-05T13:00:00+02:00",
+                    city="helsinki",
+                )
+            },
+        ],
+        ids=["variant", "kind", "user", "candidates", "hour"],
+    )
+    async def test_cache_key_includes(
+        self, router: respx.MockRouter, cache: ResponseCache, change: dict[str, object]
+    ) -> None:
+        route = router.post("/v1/rank").mock(return_value=json_response(RANKED))
+        config = backend_config(cache_ttl_s=60)
+        async with RankingClient("ranking", config, cache, transport=transport(router)) as client:
+            await client.rank(rank_request(), Deadline.after(1))
+            assert (await client.rank(rank_request(**change), Deadline.after(1))).cache is (
+                CacheResult.MISS
+            )
+        assert route.call_count == 2
+
+    async def test_unknown_variant_is_rejected(
+        self, router: respx.MockRouter, cache: ResponseCache
+    ) -> None:
+        router.post("/v1/rank").mock(return_value=httpx.Response(400))
+        async with RankingClient(
+            "ranking", backend_config(), cache, transport=transport(router)
+        ) as client:
+            with pytest.raises(BackendRejected):
+                await client.rank(rank_request(variant="nope"), Deadline.after(1))
+
+
+def decide_request() -> DecideRequest:
+    return DecideRequest(
+        decision_point="discovery.section_order",
+        arms=["a", "b"],
+        context=RequestContext(
+            location=Location(lat=60.17, lon=24.94), local_time="2026-01-05T12:00:00+02:00"
+        ),
+    )
+
+
+class TestBandit:
+    async def test_decisions_are_never_cached_or_shared(
+        self, router: respx.MockRouter, cache: ResponseCache
+    ) -> None:
+        decided = DecideResponse(
+            decision_id="d1",
+            ranking=[Arm(arm="b", propensity=0.7), Arm(arm="a", propensity=0.3)],
+            policy_version="p1",
+        )
+        route = router.post("/v1/decide").mock(return_value=json_response(decided))
+        config = backend_config(cache_ttl_s=60)  # even if someone configures a TTL
+        async with BanditClient("bandit", config, cache, transport=transport(router)) as client:
+            for _ in range(2):
+                fetched = await client.decide(decide_request(), Deadline.after(1))
+                assert fetched.cache is CacheResult.BYPASS
+                assert fetched.value == decided
+        assert route.call_count == 2
+
+    async def test_reward_expects_202_and_is_not_retried(
+        self, router: respx.MockRouter, cache: ResponseCache
+    ) -> None:
+        route = router.post("/v1/rewards").mock(
+            side_effect=[httpx.Response(202), httpx.Response(503)]
+        )
+        reward = RewardRequest(decision_id="d1", arm="a", reward=1.0)
+        async with BanditClient(
+            "bandit", backend_config(), cache, transport=transport(router)
+        ) as client:
+            assert await client.reward(reward, Deadline.after(1)) is None
+            with pytest.raises(BackendUnavailable):
+                await client.reward(reward, Deadline.after(1))
+        assert route.call_count == 2
+        assert RewardRequest.model_validate(json.loads(route.calls[0].request.content)) == reward
+
+
+class TestPopularity:
+    async def test_query_parameters_and_caching(
+        self, router: respx.MockRouter, cache: ResponseCache
+    ) -> None:
+        popular = PopularResponse(ids=["v1", "v2"], generated_at="2026-01-05T00:00:00Z")
+        route = router.get(
+            "/v1/popular",
+            params={"scope": "category", "key": "helsinki:pizza", "kind": "venue", "limit": "20"},
+        ).mock(return_value=json_response(popular))
+        config = backend_config(cache_ttl_s=60)
+        async with PopularityClient(
+            "popularity", config, cache, transport=transport(router)
+        ) as client:
+            first = await client.popular(
+                "category", "helsinki:pizza", "venue", 20, Deadline.after(1)
+            )
+            second = await client.popular(
+                "category", "helsinki:pizza", EntityKind.VENUE, 20, Deadline.after(1)
+            )
+        assert first.value == popular
+        assert second.cache is CacheResult.HIT
+        assert route.call_count == 1
