@@ -1,0 +1,67 @@
+"""Catalog contract: batchGet found/missing semantics and per-city listings."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from clients.contracts import BannersBatch, BrandsBatch, CategoriesResponse, ItemsBatch, VenuesBatch
+
+
+@pytest.mark.parametrize(
+    ("path", "model", "ids"),
+    [
+        ("/v1/venues:batchGet", VenuesBatch, ["v00001", "v00002"]),
+        ("/v1/items:batchGet", ItemsBatch, ["i000001", "i000026"]),
+        ("/v1/brands:batchGet", BrandsBatch, ["b001", "b002"]),
+        ("/v1/banners:batchGet", BannersBatch, ["bn-hel-1", "bn-sto-2"]),
+    ],
+)
+async def test_batch_get_every_id_found_or_missing(
+    catalog: httpx.AsyncClient, path: str, model: type, ids: list[str]
+) -> None:
+    asked = [*ids, "nope-1", ids[0]]
+    r = await catalog.post(path, json={"ids": asked})
+    assert r.status_code == 200
+    body = model.model_validate(r.json())
+    found = [e.id for e in body.entities]
+    assert found == ids
+    assert body.missing == ["nope-1"]
+
+
+async def test_venue_entity_details(catalog: httpx.AsyncClient) -> None:
+    body = VenuesBatch.model_validate(
+        (await catalog.post("/v1/venues:batchGet", json={"ids": ["v00001"]})).json()
+    )
+    v = body.entities[0]
+    assert v.city in {"helsinki", "stockholm", "tallinn"}
+    assert v.opening_hours and 1 <= v.price_level <= 4
+    assert v.image_url and v.image_url.startswith("https://img.example/")
+    if v.brand_id:
+        assert v.brand is not None and v.brand.id == v.brand_id
+
+
+async def test_items_have_city_currency(catalog: httpx.AsyncClient) -> None:
+    r = await catalog.post("/v1/items:batchGet", json={"ids": ["i000001"]})
+    item = ItemsBatch.model_validate(r.json()).entities[0]
+    assert item.venue_id == "v00001" and item.price.currency == "EUR" and item.price.amount > 0
+
+
+async def test_categories_and_banners_listing(catalog: httpx.AsyncClient) -> None:
+    cats = CategoriesResponse.model_validate(
+        (await catalog.get("/v1/categories?city=helsinki")).json()
+    )
+    slugs = {c.slug for c in cats.categories}
+    assert {"pizza", "sushi", "burgers"} <= slugs
+    unknown = CategoriesResponse.model_validate(
+        (await catalog.get("/v1/categories?city=atlantis")).json()
+    )
+    assert unknown.categories == []
+    banners = BannersBatch.model_validate((await catalog.get("/v1/banners?city=helsinki")).json())
+    assert banners.missing == [] and banners.entities
+    assert all(b.city == "helsinki" and b.id.startswith("bn-hel-") for b in banners.entities)
+
+
+async def test_invalid_body_is_422(catalog: httpx.AsyncClient) -> None:
+    assert (await catalog.post("/v1/venues:batchGet", json={"idz": []})).status_code == 422
+    assert (await catalog.post("/v1/venues:batchGet", json={"ids": ["v"] * 501})).status_code == 422
