@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         ds = get_dataset()
         print(
-            f"{dataset_path(ds.seed)} fingerprint={ds.fingerprint} in {time.perf_counter() - t:.2f}s"
+            f"{dataset_path(ds.seed)} fingerprint={ds.fingerprint} "
+            f"in {time.perf_counter() - t:.2f}s"
         )
         return 0
     if args.command == "train":

@@ -12,7 +12,7 @@ from backends.config import BACKEND_NAMES, DEFAULT_PORTS
 
 
 def create_app(name: str) -> FastAPI:
-    """The app of backend ``name`` (``catalog``, ``retrieval``, ``ranking``, ``bandit``, ``popularity``)."""
+    """The app of backend ``name``: catalog, retrieval, ranking, bandit or popularity."""
     if name not in BACKEND_NAMES:
         raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(BACKEND_NAMES)}")
     module = importlib.import_module(f"backends.{name}.app")

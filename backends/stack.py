@@ -130,7 +130,7 @@ class BackendStack:
             stdout=subprocess.DEVNULL,
         )
 
-    async def wait_ready(self, timeout: float = 60.0) -> None:
+    async def wait_ready(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
         """Poll every backend's ``/healthz`` until all answer 200; raise on timeout/crash."""
         deadline = time.monotonic() + timeout
         pending = set(self.names)

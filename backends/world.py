@@ -30,12 +30,12 @@ from backends.dataset import (
 HALF_LIFE_DAYS = 14.0
 
 
-class BadLocalTime(ValueError):
+class BadLocalTimeError(ValueError):
     """``local_time`` is not ISO 8601; the apps turn this into a 422."""
 
 
 def time_bucket(minute: np.ndarray | int) -> np.ndarray:
-    """0 = lunch (10–15 h), 1 = dinner (15–22 h), 2 = late night / other."""
+    """0 = lunch (10-15 h), 1 = dinner (15-22 h), 2 = late night / other."""
     m = np.asarray(minute)
     return np.where((m >= 600) & (m < 900), 0, np.where((m >= 900) & (m < 1320), 1, 2))
 
@@ -64,7 +64,7 @@ def parse_local_time(value: str | None, city: City | None) -> tuple[int, int]:
         try:
             dt = datetime.fromisoformat(value)
         except ValueError as exc:
-            raise BadLocalTime(f"local_time is not ISO 8601: {value!r}") from exc
+            raise BadLocalTimeError(f"local_time is not ISO 8601: {value!r}") from exc
         if dt.tzinfo is not None and tz is not None:
             dt = dt.astimezone(tz)
     return dt.weekday(), dt.hour * 60 + dt.minute

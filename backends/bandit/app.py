@@ -6,7 +6,7 @@ import os
 
 from fastapi import FastAPI, HTTPException, Query, Response
 
-from backends.bandit.logic import Bandit, UnknownArm, UnknownDecision
+from backends.bandit.logic import Bandit, UnknownArmError, UnknownDecisionError
 from backends.faults import install_faults
 from clients.contracts import DecideRequest, DecideResponse, RewardRequest
 
@@ -26,11 +26,11 @@ def create_app(bandit: Bandit | None = None) -> FastAPI:
     async def rewards(req: RewardRequest) -> Response:
         try:
             counted = state.reward(req)
-        except UnknownDecision as exc:
+        except UnknownDecisionError as exc:
             raise HTTPException(
                 status_code=404, detail=f"unknown decision_id {req.decision_id!r}"
             ) from exc
-        except UnknownArm as exc:
+        except UnknownArmError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc
         return Response(
             content=b'{"accepted":true,"counted":' + (b"true" if counted else b"false") + b"}",

@@ -30,11 +30,11 @@ MAX_DECISIONS = 200_000
 MAX_EVENTS = 500_000
 
 
-class UnknownDecision(KeyError):
+class UnknownDecisionError(KeyError):
     """Reward for a decision id this process never issued (or has forgotten): 404."""
 
 
-class UnknownArm(ValueError):
+class UnknownArmError(ValueError):
     """Reward for an arm that was not offered in the decision: 422."""
 
 
@@ -107,9 +107,9 @@ class Bandit:
         """Apply a reward; False if ``event_id`` was already counted (idempotent retry)."""
         d = self.decisions.get(req.decision_id)
         if d is None:
-            raise UnknownDecision(req.decision_id)
+            raise UnknownDecisionError(req.decision_id)
         if req.arm not in d.arms:
-            raise UnknownArm(f"arm {req.arm!r} was not offered in decision {req.decision_id}")
+            raise UnknownArmError(f"arm {req.arm!r} was not offered in decision {req.decision_id}")
         if req.event_id is not None:
             if req.event_id in self.events:
                 return False

@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, HTTPException
 
 from backends.faults import install_faults
-from backends.ranking.logic import Ranker, UnknownVariant, get_ranker
-from backends.world import BadLocalTime
+from backends.ranking.logic import Ranker, UnknownVariantError, get_ranker
+from backends.world import BadLocalTimeError
 from clients.contracts import RankRequest, RankResponse
 
 
@@ -31,9 +31,9 @@ def create_app(ranker: Ranker | None = None) -> FastAPI:
     async def rank(req: RankRequest) -> RankResponse:
         try:
             return rk().rank(req)
-        except UnknownVariant as exc:
+        except UnknownVariantError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
-        except BadLocalTime as exc:
+        except BadLocalTimeError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc
 
     @app.get("/v1/models")

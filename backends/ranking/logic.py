@@ -72,7 +72,7 @@ DEFAULT_VARIANT = "control"
 VARIANTS = ("control", "treatment")
 
 
-class UnknownVariant(ValueError):
+class UnknownVariantError(ValueError):
     """The requested experiment variant has no model; the app answers 400."""
 
 
@@ -114,7 +114,7 @@ def venue_features(
     minute: np.ndarray,
     loo_venue: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Feature matrix (n, len(FEATURES)) for user rows ``u`` (-1 = anonymous) × venues ``v``.
+    """Feature matrix (n, len(FEATURES)) for user rows ``u`` (-1 = anonymous) x venues ``v``.
 
     ``loo_venue`` (training only) is the venue of the order each row was sampled from; its
     contribution is removed from the user's statistics.
@@ -407,7 +407,7 @@ class Ranker:
         name = name or DEFAULT_VARIANT
         if name not in self.bundle.models:
             known = ", ".join(sorted(self.bundle.models))
-            raise UnknownVariant(f"unknown ranking variant {name!r}; known variants: {known}")
+            raise UnknownVariantError(f"unknown ranking variant {name!r}; known variants: {known}")
         return name
 
     def rank(self, req: RankRequest) -> RankResponse:

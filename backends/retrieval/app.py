@@ -10,7 +10,7 @@ from fastapi import FastAPI, HTTPException, Query
 
 from backends.faults import install_faults
 from backends.retrieval.logic import Retrieval, get_retrieval
-from backends.world import BadLocalTime
+from backends.world import BadLocalTimeError
 from clients.contracts import CandidatesRequest, CandidatesResponse
 
 
@@ -32,7 +32,7 @@ def create_app(retrieval: Retrieval | None = None) -> FastAPI:
     async def candidates(req: CandidatesRequest) -> CandidatesResponse:
         try:
             return r().candidates(req)
-        except BadLocalTime as exc:
+        except BadLocalTimeError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc
 
     @app.get("/_demo/holdout")

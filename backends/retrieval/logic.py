@@ -108,7 +108,7 @@ class Retrieval:
         return CandidatesResponse(candidates=handler(req), source_version=self.source_version)
 
     def for_you(self, req: CandidatesRequest) -> list[Candidate]:
-        """Taste × quality × popularity for known users; broadly good venues otherwise."""
+        """Taste x quality x popularity for known users; broadly good venues otherwise."""
         rows, dist = self._deliverable(req.location.lat, req.location.lon)
         if len(rows) == 0:
             return []

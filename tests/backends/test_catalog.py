@@ -35,16 +35,21 @@ async def test_venue_entity_details(catalog: httpx.AsyncClient) -> None:
     )
     v = body.entities[0]
     assert v.city in {"helsinki", "stockholm", "tallinn"}
-    assert v.opening_hours and 1 <= v.price_level <= 4
-    assert v.image_url and v.image_url.startswith("https://img.example/")
+    assert v.opening_hours
+    assert 1 <= v.price_level <= 4
+    assert v.image_url
+    assert v.image_url.startswith("https://img.example/")
     if v.brand_id:
-        assert v.brand is not None and v.brand.id == v.brand_id
+        assert v.brand is not None
+        assert v.brand.id == v.brand_id
 
 
 async def test_items_have_city_currency(catalog: httpx.AsyncClient) -> None:
     r = await catalog.post("/v1/items:batchGet", json={"ids": ["i000001"]})
     item = ItemsBatch.model_validate(r.json()).entities[0]
-    assert item.venue_id == "v00001" and item.price.currency == "EUR" and item.price.amount > 0
+    assert item.venue_id == "v00001"
+    assert item.price.currency == "EUR"
+    assert item.price.amount > 0
 
 
 async def test_categories_and_banners_listing(catalog: httpx.AsyncClient) -> None:
@@ -58,7 +63,8 @@ async def test_categories_and_banners_listing(catalog: httpx.AsyncClient) -> Non
     )
     assert unknown.categories == []
     banners = BannersBatch.model_validate((await catalog.get("/v1/banners?city=helsinki")).json())
-    assert banners.missing == [] and banners.entities
+    assert banners.missing == []
+    assert banners.entities
     assert all(b.city == "helsinki" and b.id.startswith("bn-hel-") for b in banners.entities)
 
 

@@ -27,11 +27,10 @@ def test_shape_of_the_demo_world() -> None:
     ts = ds.o_ts
     assert ts[ds.o_test].min() >= ts[~ds.o_test].max()
     assert (ds.v_created_days < 30).any()
-    assert (ds.v_radius_m >= 2000).all() and (ds.v_radius_m <= 8000).all()
-    assert (
-        ds.v_brand.max() > 0
-        and len({int(c) for c in ds.v_city[ds.v_brand == ds.v_brand.max()]}) >= 1
-    )
+    assert (ds.v_radius_m >= 2000).all()
+    assert (ds.v_radius_m <= 8000).all()
+    assert ds.v_brand.max() > 0
+    assert len({int(c) for c in ds.v_city[ds.v_brand == ds.v_brand.max()]}) >= 1
 
 
 def test_world_learns_only_from_training_split() -> None:

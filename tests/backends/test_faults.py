@@ -32,7 +32,8 @@ async def test_latency_and_reset(popularity: httpx.AsyncClient) -> None:
 async def test_error_rate(catalog: httpx.AsyncClient, status: int) -> None:
     await catalog.put("/_faults", json={"error_rate": 1.0, "status": status})
     r = await catalog.post("/v1/venues:batchGet", json={"ids": ["v00001"]})
-    assert r.status_code == status and r.json()["error"] == "injected fault"
+    assert r.status_code == status
+    assert r.json()["error"] == "injected fault"
 
 
 async def test_malformed_bodies_are_not_the_contract(catalog: httpx.AsyncClient) -> None:

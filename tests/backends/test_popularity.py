@@ -26,7 +26,8 @@ async def test_lists(
         "/v1/popular", params={"scope": scope, "key": key, "kind": kind, "limit": 7}
     )
     body = PopularResponse.model_validate(r.json())
-    assert 0 < len(body.ids) <= 7 and len(set(body.ids)) == len(body.ids)
+    assert 0 < len(body.ids) <= 7
+    assert len(set(body.ids)) == len(body.ids)
     assert all(i.startswith(prefix) for i in body.ids)
 
 
@@ -34,7 +35,8 @@ async def test_unknown_key_is_empty(popularity: httpx.AsyncClient) -> None:
     r = await popularity.get(
         "/v1/popular", params={"scope": "city", "key": "atlantis", "kind": "venue"}
     )
-    assert r.status_code == 200 and r.json()["ids"] == []
+    assert r.status_code == 200
+    assert r.json()["ids"] == []
 
 
 async def test_bad_scope_is_422(popularity: httpx.AsyncClient) -> None:

@@ -13,8 +13,13 @@ from tests.backends.conftest import HELSINKI
 
 
 def _req(strategy: str, **kw: object) -> dict[str, object]:
-    return {"surface": "discovery", "strategy": strategy, "location": HELSINKI,
-            "local_time": "2025-03-05T12:30:00+02:00", **kw}  # fmt: skip
+    return {
+        "surface": "discovery",
+        "strategy": strategy,
+        "location": HELSINKI,
+        "local_time": "2025-03-05T12:30:00+02:00",
+        **kw,
+    }
 
 
 def _known_user() -> str:
@@ -37,7 +42,7 @@ async def test_every_strategy_answers_the_contract(
             venue_id="v00001",
             cart_item_ids=["i000001"],
             limit=20,
-        ),  # fmt: skip
+        ),
     )
     assert r.status_code == 200, r.text
     body = CandidatesResponse.model_validate(r.json())
@@ -67,8 +72,11 @@ async def test_delivery_area_filter(retrieval: httpx.AsyncClient) -> None:
 
 async def test_closed_venues_score_below_open(retrieval: httpx.AsyncClient) -> None:
     ds = get_dataset()
-    body = (await retrieval.post("/v1/candidates", json=_req("nearby", limit=500,
-                                 local_time="2025-03-09T04:00:00+02:00"))).json()  # fmt: skip
+    body = (
+        await retrieval.post(
+            "/v1/candidates", json=_req("nearby", limit=500, local_time="2025-03-09T04:00:00+02:00")
+        )
+    ).json()
     slot = 6 * 96 + 16  # Sunday 04:00
     for c in body["candidates"]:
         v = parse_id(c["id"], "v", ds.n_venues)
@@ -85,7 +93,8 @@ async def test_category_filter_and_unknown_category(retrieval: httpx.AsyncClient
     for c in body["candidates"]:
         assert ds.v_cats[parse_id(c["id"], "v", ds.n_venues), pizza]
     unknown = await retrieval.post("/v1/candidates", json=_req("category", category="unicorns"))
-    assert unknown.status_code == 200 and unknown.json()["candidates"] == []
+    assert unknown.status_code == 200
+    assert unknown.json()["candidates"] == []
 
 
 async def test_co_purchase_stays_in_venue_and_skips_cart(retrieval: httpx.AsyncClient) -> None:
@@ -93,10 +102,11 @@ async def test_co_purchase_stays_in_venue_and_skips_cart(retrieval: httpx.AsyncC
     w = get_world()
     v = int(np.argmax(w.venue_pop))
     cart = [f"i{v * ITEMS_PER_VENUE + k + 1:06d}" for k in (0, 1, 13)]
-    body = (await retrieval.post("/v1/candidates", json=_req("co_purchase", venue_id=f"v{v + 1:05d}",
-                                 cart_item_ids=cart, limit=50))).json()  # fmt: skip
+    req = _req("co_purchase", venue_id=f"v{v + 1:05d}", cart_item_ids=cart, limit=50)
+    body = (await retrieval.post("/v1/candidates", json=req)).json()
     ids = [c["id"] for c in body["candidates"]]
-    assert ids and not set(ids) & set(cart)
+    assert ids
+    assert not set(ids) & set(cart)
     assert all(ds.it_venue[parse_id(i, "i", ds.n_items)] == v for i in ids)
     assert body["candidates"][0]["reason"].startswith("Popular with people who bought")
 
@@ -111,7 +121,8 @@ async def test_order_again_empty_for_anonymous_and_new_users(retrieval: httpx.As
 
 async def test_unknown_venue_is_empty_and_bad_body_is_422(retrieval: httpx.AsyncClient) -> None:
     r = await retrieval.post("/v1/candidates", json=_req("venue_items", venue_id="v99999"))
-    assert r.status_code == 200 and r.json()["candidates"] == []
+    assert r.status_code == 200
+    assert r.json()["candidates"] == []
     assert (await retrieval.post("/v1/candidates", json={"strategy": "for_you"})).status_code == 422
     bad_time = await retrieval.post("/v1/candidates", json=_req("nearby", local_time="lunchtime"))
     assert bad_time.status_code == 422

@@ -15,7 +15,8 @@ async def test_stack_starts_all_five() -> None:
         async with httpx.AsyncClient() as client:
             for name, url in stack.urls.items():
                 r = await client.get(f"{url}/healthz")
-                assert r.status_code == 200 and r.json()["service"] == name
+                assert r.status_code == 200
+                assert r.json()["service"] == name
             r = await client.post(
                 f"{stack.urls['catalog']}/v1/venues:batchGet", json={"ids": ["v00001"]}
             )
