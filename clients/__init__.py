@@ -17,7 +17,7 @@ Example usage:
 """
 
 from clients.bandit import BanditClient
-from clients.base import BackendClient, fingerprint, map_backend_errors
+from clients.base import DEFAULT_RESERVE_S, BackendClient, fingerprint, map_backend_errors
 from clients.breaker import BreakerState, CircuitBreaker
 from clients.cache import ResponseCache
 from clients.catalog import CatalogClient
@@ -43,6 +43,7 @@ from clients.singleflight import SingleFlight
 
 __all__ = [
     "BACKEND_NAMES",
+    "DEFAULT_RESERVE_S",
     "BackendClient",
     "BackendConfig",
     "BackendError",

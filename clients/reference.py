@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -26,10 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from clients.contracts.catalog import BannerEntity, CategoryEntity
 from clients.contracts.common import EntityKind
-from clients.contracts.popularity import PopularityScope, PopularResponse
+from clients.contracts.popularity import PopularityScope
 from clients.deadline import Deadline
 from clients.errors import BackendError
-from clients.results import Fetched
 
 if TYPE_CHECKING:
     from clients.catalog import CatalogClient
@@ -161,12 +160,15 @@ class ReferenceStore:
         *,
         timeout_s: float = 10.0,
         limit: int = 200,
+        concurrency: int = 4,
     ) -> bool:
         """Refresh everything once, within ``timeout_s``.
 
         Fetches, per city, the categories, the active banners, ``city/{city}/{kind}`` for
         venues, brands, categories and items, then ``category/{city}:{slug}/venue`` for each
-        of the city's categories. What fails keeps its previous value.
+        of the city's categories. What fails keeps its previous value. At most
+        ``concurrency`` calls are in flight at once, so a refresh never bursts enough
+        connections at a backend to trip its breaker for live traffic.
 
         Returns:
             Whether every fetch succeeded.
@@ -174,39 +176,46 @@ class ReferenceStore:
         deadline = Deadline.after(timeout_s)
         update = ReferenceSnapshot()
         ok = True
+        slots = asyncio.Semaphore(concurrency)
 
-        async def fetch(what: str, call: Awaitable[T]) -> T | None:
+        async def fetch(what: str, call: Callable[[], Awaitable[T]]) -> T | None:
             nonlocal ok
             try:
-                return await call
+                async with slots:
+                    return await call()
             except BackendError as exc:
                 ok = False
                 log.warning("reference refresh: %s failed: %s", what, exc)
                 return None
 
+        async def popular_list(scope: PopularityScope, key: str, kind: EntityKind) -> None:
+            result = await fetch(
+                popular_key(scope, key, kind),
+                lambda: popularity.popular(scope, key, kind, limit, deadline),
+            )
+            if result is not None:
+                update.popular[popular_key(scope, key, kind)] = result.value.ids
+
+        async def city_banners(city: str) -> None:
+            banners = await fetch(f"banners {city}", lambda: catalog.active_banners(city, deadline))
+            if banners is not None:
+                update.banners[city] = banners.value
+
         async def city_lists(city: str) -> None:
-            categories = await fetch(f"categories {city}", catalog.categories(city, deadline))
+            categories = await fetch(
+                f"categories {city}", lambda: catalog.categories(city, deadline)
+            )
             if categories is not None:
                 update.categories[city] = categories.value
             slugs = [c.slug for c in (categories.value if categories else self.categories(city))]
-            lists: dict[str, Awaitable[Fetched[PopularResponse]]] = {}
-            for kind in CITY_KINDS:
-                key = popular_key(PopularityScope.CITY, city, kind)
-                lists[key] = popularity.popular(PopularityScope.CITY, city, kind, limit, deadline)
-            for slug in slugs:
-                key = popular_key(PopularityScope.CATEGORY, f"{city}:{slug}", EntityKind.VENUE)
-                lists[key] = popularity.popular(
-                    PopularityScope.CATEGORY, f"{city}:{slug}", EntityKind.VENUE, limit, deadline
-                )
-            banners, results = await asyncio.gather(
-                fetch(f"banners {city}", catalog.active_banners(city, deadline)),
-                asyncio.gather(*(fetch(key, call) for key, call in lists.items())),
+            await asyncio.gather(
+                city_banners(city),
+                *(popular_list(PopularityScope.CITY, city, kind) for kind in CITY_KINDS),
+                *(
+                    popular_list(PopularityScope.CATEGORY, f"{city}:{slug}", EntityKind.VENUE)
+                    for slug in slugs
+                ),
             )
-            if banners is not None:
-                update.banners[city] = banners.value
-            for key, result in zip(lists, results, strict=True):
-                if result is not None:
-                    update.popular[key] = result.value.ids
 
         await asyncio.gather(*(city_lists(city) for city in cities))
         if update.popular or update.categories or update.banners:

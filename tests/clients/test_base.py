@@ -162,7 +162,7 @@ class TestDeadline:
             with pytest.raises(BackendTimeout):
                 await client.candidates(candidates_request(), Deadline.after(0.05), reserve_s=0.01)
         elapsed = time.perf_counter() - started
-        assert 0.035 <= elapsed < 0.08
+        assert 0.035 <= elapsed < 0.15  # 40 ms budget, generous slack for a loaded CI box
 
     async def test_no_budget_fails_fast_without_network(
         self, router: respx.MockRouter, cache: ResponseCache
@@ -181,7 +181,7 @@ class TestDeadline:
         async with client:
             with pytest.raises(BackendTimeout):
                 await client.candidates(candidates_request(), Deadline.after(5))
-        assert time.perf_counter() - started < 0.06
+        assert time.perf_counter() - started < 0.15  # 30 ms, not 5 s
 
 
 class TestValidation:
