@@ -200,3 +200,32 @@ async def test_run_refresh_refreshes_until_cancelled(
         await task
     assert store.loaded
     assert store.popular("city", "helsinki", "venue") is not None
+
+
+async def test_refresh_bounds_its_concurrency(
+    snapshot_path: Path,
+    router: respx.MockRouter,
+    backends: tuple[PopularityClient, CatalogClient],
+) -> None:
+    in_flight = 0
+    peak = 0
+
+    async def popular(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        for _ in range(3):  # let other refresh calls start if the bound allows them to
+            await asyncio.sleep(0)
+        in_flight -= 1
+        return popular_handler(request)
+
+    router.get("/v1/popular").mock(side_effect=popular)
+    router.get("/v1/categories").mock(
+        return_value=json_response(CategoriesResponse(categories=[PIZZA, SUSHI]))
+    )
+    router.get("/v1/banners").mock(
+        return_value=json_response(BannersBatch(entities=[BANNER], missing=[]))
+    )
+    store = ReferenceStore.from_snapshot(snapshot_path)
+    assert await store.refresh(*backends, ["helsinki", "tallinn"], concurrency=3)
+    assert 1 < peak <= 3
