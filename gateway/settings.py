@@ -38,7 +38,9 @@ class Settings(BaseSettings):
 
     plans_path: Path = DATA_DIR / "plans.yaml"
     snapshot_path: Path = DATA_DIR / "reference_snapshot.json"
-    reference_refresh_s: float = Field(default=60.0, gt=0)
+    reference_refresh_s: float | None = Field(
+        default=60.0, gt=0, description="Reference data refresh period; unset disables it."
+    )
 
     redis_url: str | None = Field(
         default=None, description="Shared cache; in-memory per process when unset."

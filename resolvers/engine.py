@@ -166,7 +166,7 @@ class _Hydrator:
             EntityKind.BRAND: catalog.brands,
         }[kind]
         result = await _observed(
-            self._request, "catalog", f"{kind.value}s:batchGet", fetch(ids, self._request.deadline)
+            self._request, "catalog", f"{kind.value}s:batchGet", fetch(ids, self._request.deadline, reserve_s=self._request.reserve_s)
         )
         if isinstance(result, BackendError):
             self.failed = True
@@ -232,7 +232,9 @@ class PageBuild:
             self._request,
             "retrieval",
             f"candidates:{strategy.value}",
-            self._backends.retrieval.candidates(request, self._request.deadline),
+            self._backends.retrieval.candidates(
+                request, self._request.deadline, reserve_s=self._request.reserve_s
+            ),
         )
 
     def _decide(
@@ -248,7 +250,9 @@ class PageBuild:
             self._request,
             "bandit",
             f"decide:{decision_point}",
-            self._backends.bandit.decide(request, self._request.deadline),
+            self._backends.bandit.decide(
+                request, self._request.deadline, reserve_s=self._request.reserve_s
+            ),
         )
 
     def _popular_key(self, section: SectionPlan) -> tuple[PopularityScope, str] | None:
@@ -283,10 +287,18 @@ class PageBuild:
             "popularity",
             "popular:venue",
             self._backends.popularity.popular(
-                scope, scope_key, section.kind, section.limit * OVERFETCH, self._request.deadline
+                scope,
+                scope_key,
+                section.kind,
+                section.limit * OVERFETCH,
+                self._request.deadline,
+                reserve_s=self._request.reserve_s,
             ),
         )
-        return None if isinstance(result, BackendError) else list(result.value.ids)
+        if isinstance(result, BackendError):
+            # The shipped/refreshed snapshot may hold an older list: better than nothing.
+            return self._backends.reference.popular(scope, scope_key, section.kind)
+        return list(result.value.ids)
 
     # -- the build ----------------------------------------------------------------------
 
@@ -405,7 +417,9 @@ class PageBuild:
             self._request,
             "ranking",
             f"rank:{kind.value}",
-            self._backends.ranking.rank(request, self._request.deadline),
+            self._backends.ranking.rank(
+                request, self._request.deadline, reserve_s=self._request.reserve_s
+            ),
         )
 
     # -- the fallback chain -----------------------------------------------------------------

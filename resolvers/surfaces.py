@@ -117,7 +117,8 @@ class Surfaces:
             user_id=viewer.user_id,
             location=location,
             market=market,
-            local_now=local_time(market, now),
+            # Minute resolution: open-now needs no more, and backend cache keys stay stable.
+            local_now=local_time(market, now).replace(second=0, microsecond=0),
             deadline=Deadline.after(max(budget_s - elapsed, 0.0)),
             reserve_s=self._plans.reserve_ms / 1000,
             platform=viewer.platform,
@@ -219,7 +220,9 @@ class Surfaces:
         self, request: PageRequest, venue_id: str
     ) -> VenueEntity | None | BackendError:
         try:
-            found = await self._services.backends.catalog.venues([venue_id], request.deadline)
+            found = await self._services.backends.catalog.venues(
+                [venue_id], request.deadline, reserve_s=request.reserve_s
+            )
         except BackendError as exc:
             return exc
         return found.value.get(venue_id)
@@ -280,7 +283,9 @@ class Surfaces:
         self, request: PageRequest, ids: Sequence[str]
     ) -> dict[str, ItemEntity] | BackendError:
         try:
-            found = await self._services.backends.catalog.items(list(ids), request.deadline)
+            found = await self._services.backends.catalog.items(
+                list(ids), request.deadline, reserve_s=request.reserve_s
+            )
         except BackendError as exc:
             return exc
         return dict(found.value)

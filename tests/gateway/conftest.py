@@ -9,13 +9,15 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from clients.config import BackendConfig
 from gateway.app import create_app
 from gateway.auth import mint_token
-from gateway.settings import BACKEND_NAMES, Settings
+from gateway.settings import BACKEND_NAMES, DATA_DIR, Settings
 from tests.fakes import FakeBackends
 
+PLANS = DATA_DIR / "plans.yaml"
 SECRET = "unit-test-secret-0123456789-abcdefghijkl"
 
 DISCOVERY = """
@@ -37,14 +39,29 @@ query Discovery($loc: LocationInput!) {
 HELSINKI = {"lat": 60.1699, "lon": 24.9384}
 
 
+def plans_with_budgets(tmp_path: Path, budget_ms: int) -> Path:
+    """A copy of the shipped plans with every surface's budget set to ``budget_ms``."""
+    data = yaml.safe_load(PLANS.read_text(encoding="utf-8"))
+    for surface in data["surfaces"].values():
+        surface["budget_ms"] = budget_ms
+    path = tmp_path / f"plans-{budget_ms}.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
 def gateway_settings(tmp_path: Path, fakes: FakeBackends, **overrides: Any) -> Settings:
     backend_overrides = overrides.pop("backends", {})
+    if "budget_ms" in overrides:
+        overrides["plans_path"] = plans_with_budgets(tmp_path, overrides.pop("budget_ms"))
     backends = {
         name: BackendConfig(
-            base_url=f"http://{name}.test",
-            timeout_s=0.2,
-            cache_ttl_s={"catalog": 300, "retrieval": 60, "ranking": 60, "popularity": 60}.get(name),
-            **backend_overrides.get(name, {}),
+            **{
+                "base_url": f"http://{name}.test",
+                "timeout_s": 0.2,
+                "cache_ttl_s": {"catalog": 300, "retrieval": 60, "ranking": 60,
+                                "popularity": 60}.get(name),
+                **backend_overrides.get(name, {}),
+            }
         )
         for name in BACKEND_NAMES
     }
@@ -53,7 +70,7 @@ def gateway_settings(tmp_path: Path, fakes: FakeBackends, **overrides: Any) -> S
         debug=True,
         jwt_secret=SECRET,
         snapshot_path=fakes.world.write_snapshot(tmp_path / "snapshot.json"),
-        reference_refresh_s=3600,
+        reference_refresh_s=None,
         **backends,
         **overrides,
     )

@@ -66,6 +66,7 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
     "popularity": {
         "discovery": {"popular_near_you": "POPULAR", "for_you": "PERSONALISED"},
         "category": {"": "PERSONALISED"},
+        # venue-scoped list: fetched, and on failure taken from the reference snapshot
         "venuePage": {"recommended_items": "PERSONALISED", "popular_items": "DEFAULT"},
         "cart": {"add_to_order": "PERSONALISED"},
     },
@@ -84,7 +85,7 @@ NOT_CONSULTED = {("popularity", "discovery"), ("popularity", "category"),
                  ("popularity", "cart"), ("bandit", "category"), ("bandit", "venuePage"),
                  ("bandit", "cart")}
 
-MARGIN_S = 0.08
+MARGIN_S = 0.12
 
 
 @pytest.mark.parametrize("failure", FAILURES)
