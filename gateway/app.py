@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.fastapi import GraphQLRouter
 
 from clients.registry import Backends, open_backends
@@ -109,6 +110,14 @@ def _graphql_error(status: int, message: str, code: str, headers: Mapping[str, s
     )
 
 
+def _parser_cache() -> ParserCache:
+    return ParserCache(maxsize=512)
+
+
+def _validation_cache() -> ValidationCache:
+    return ValidationCache(maxsize=512)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -166,7 +175,9 @@ def create_app(
         )
         return GatewayContext(surfaces=surfaces, viewer=viewer, debug=settings.debug)
 
-    schema = build_schema([ErrorPolicy, DebugTimings])
+    schema = build_schema(
+        [_parser_cache, _validation_cache, ErrorPolicy, DebugTimings]
+    )
     router = GatewayRouter(schema, context_getter=get_context)
     app.include_router(router, prefix="/graphql")
 

@@ -43,11 +43,11 @@ ASSETS: Final[dict[str, str]] = {
 
 DEFAULT_QUERY: Final = """\
 # Personalisation gateway: the discovery surface.
-#
-# Anonymous by default (non-personalised content). For a personalised page, open the
-# Headers tab below and add a demo user's token (python -m gateway token u0042):
+# Anonymous by default (non-personalised content).
+# Personalised: in Headers below, add a demo token
 #   {"Authorization": "Bearer <token>"}
-# Press the run button (or Ctrl-Enter) to execute.
+# from: python -m gateway token u0042
+# Run it with the play button or Ctrl-Enter.
 
 query Discovery {
   discovery(location: {lat: 60.1699, lon: 24.9384}) {
@@ -59,12 +59,14 @@ query Discovery {
       title
       source
       trackingId
-      ... on BannerCarousel { banners { id title targetUrl } }
-      ... on CategoryTiles { categories { slug name } }
       ... on VenueCarousel {
-        venues { id name rating deliveryMinutes distanceMeters isOpen reason }
+        venues { id name rating deliveryMinutes isOpen reason }
       }
-      ... on ItemCarousel { items { id name price { amount currency } venueId } }
+      ... on ItemCarousel {
+        items { id name price { amount currency } }
+      }
+      ... on CategoryTiles { categories { slug name } }
+      ... on BannerCarousel { banners { id title } }
       ... on BrandCarousel { brands { id name } }
     }
   }
@@ -169,12 +171,18 @@ class _AllowListStaticFiles(StaticFiles):
     def __init__(self, directory: Path, allowed: dict[str, str]) -> None:
         super().__init__(directory=directory, check_dir=False, follow_symlink=False)
         self.allowed = dict(allowed)
+        self.installed = not missing_assets(directory)
+
+    async def check_config(self) -> None:
+        """Missing assets are reported per request (404 + hint), not as a crash."""
+        if self.installed:
+            await super().check_config()
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         relative = self.allowed.get(path)
         if relative is None:
             raise HTTPException(status_code=404)
-        if not (Path(str(self.directory)) / relative).is_file():
+        if not self.installed:
             raise HTTPException(
                 status_code=404, detail="GraphiQL assets are not installed: run `make assets`"
             )

@@ -274,14 +274,19 @@ class PageBuild:
             return (scope, f"{city}:{self._inputs.category}") if self._inputs.category else None
         return scope, city
 
-    async def _popular(self, section: SectionPlan) -> list[str] | None:
-        """The popularity list for a section: from memory, or (venue scope) one cached call."""
+    async def _popular(self, section: SectionPlan) -> _Step | None:
+        """The popularity list for a section: from memory, or (venue scope) one cached call.
+
+        When that call fails, the list kept in the reference snapshot is offered as stale.
+        """
         key = self._popular_key(section)
         if key is None:
-            return []
+            return _Step([], {})
         scope, scope_key = key
+        reference = self._backends.reference
         if scope is not PopularityScope.VENUE:
-            return self._backends.reference.popular(scope, scope_key, section.kind)
+            ids = reference.popular(scope, scope_key, section.kind)
+            return None if ids is None else _Step(ids, {})
         result = await _observed(
             self._request,
             "popularity",
@@ -296,9 +301,9 @@ class PageBuild:
             ),
         )
         if isinstance(result, BackendError):
-            # The shipped/refreshed snapshot may hold an older list: better than nothing.
-            return self._backends.reference.popular(scope, scope_key, section.kind)
-        return list(result.value.ids)
+            kept = reference.popular(scope, scope_key, section.kind)
+            return None if kept is None else _Step(kept, {}, stale=True)
+        return _Step(list(result.value.ids), {}, stale=result.cache is CacheResult.STALE)
 
     # -- the build ----------------------------------------------------------------------
 
@@ -337,9 +342,9 @@ class PageBuild:
         rankings = self._rank_and_hydrate(candidates)
         popular = dict(zip(popular_tasks, await asyncio.gather(*popular_tasks.values()), strict=True))
         for section in self.sections:
-            ids = popular.get(section.id)
-            if ids and section.content.popular is not None:
-                self._hydrator.prefetch(section.kind, ids[: section.limit * OVERFETCH])
+            offered = popular.get(section.id)
+            if offered and section.content.popular is not None:
+                self._hydrator.prefetch(section.kind, offered.ids[: section.limit * OVERFETCH])
         ranked = {kind: await task for kind, task in rankings.items()}
         decided = {sid: await task for sid, task in decisions.items()}
 
@@ -369,10 +374,10 @@ class PageBuild:
 
     def _prefetch_popular(
         self, section: SectionPlan
-    ) -> Callable[[asyncio.Task[list[str] | None]], None]:
-        def prefetch(task: asyncio.Task[list[str] | None]) -> None:
-            if not task.cancelled() and task.exception() is None and (ids := task.result()):
-                self._hydrator.prefetch(section.kind, ids[: section.limit * OVERFETCH])
+    ) -> Callable[[asyncio.Task[_Step | None]], None]:
+        def prefetch(task: asyncio.Task[_Step | None]) -> None:
+            if not task.cancelled() and task.exception() is None and (offered := task.result()):
+                self._hydrator.prefetch(section.kind, offered.ids[: section.limit * OVERFETCH])
 
         return prefetch
 
@@ -442,7 +447,7 @@ class PageBuild:
         candidates: Fetched[CandidatesResponse] | BackendError | None,
         ranking: Fetched[RankResponse] | BackendError | None,
         decision: Fetched[DecideResponse] | BackendError | None,
-        popular: list[str] | None,
+        popular: _Step | None,
     ) -> _Step | None:
         """The ids a step offers, or None when the step's backend failed."""
         if section.content.decision_point is not None:
@@ -469,7 +474,7 @@ class PageBuild:
                 {"model_version": ranking.value.model_version},
             )
         if step is FallbackStep.POPULAR:
-            return None if popular is None else _Step(list(popular), {})
+            return popular
         if step is FallbackStep.STALE:
             found_stale = await self._services.stale.get(self._stale_key(section))
             return None if found_stale is None else _Step(found_stale[0], found_stale[1], True)
@@ -501,7 +506,7 @@ class PageBuild:
         candidates: Fetched[CandidatesResponse] | BackendError | None,
         ranking: Fetched[RankResponse] | BackendError | None,
         decision: Fetched[DecideResponse] | BackendError | None,
-        popular: list[str] | None,
+        popular: _Step | None,
     ) -> BuiltSection:
         """Walk the section's fallback chain; the first step with content wins.
 

@@ -121,6 +121,7 @@ class World:
                 "city/helsinki/brand": ["b3", "b2", "b1"],
                 "city/helsinki/category": ["sushi", "pizza", "burgers"],
                 "city/helsinki/item": sorted(self.items)[:20],
+                "venue/v03/item": ["i035", "i034", "i033"],
                 "category/helsinki:pizza/venue": [
                     v for v in venue_ids[::-1] if "pizza" in self.venues[v].categories
                 ],

@@ -67,7 +67,7 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
         "discovery": {"popular_near_you": "POPULAR", "for_you": "PERSONALISED"},
         "category": {"": "PERSONALISED"},
         # venue-scoped list: fetched, and on failure taken from the reference snapshot
-        "venuePage": {"recommended_items": "PERSONALISED", "popular_items": "DEFAULT"},
+        "venuePage": {"recommended_items": "PERSONALISED", "popular_items": "STALE"},
         "cart": {"add_to_order": "PERSONALISED"},
     },
     "catalog": {
