@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,17 @@ async def running_gateway(settings: Settings, fakes: FakeBackends) -> AsyncItera
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
             yield Gateway(app, client, fakes)
+
+
+@pytest.fixture(autouse=True)
+def _no_gc_pauses_from_earlier_tests() -> None:
+    """Freeze what earlier tests left on the heap, as the gateway does after start-up.
+
+    Timing assertions must measure this test's request, not a full collection of every
+    object the session has accumulated so far.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture

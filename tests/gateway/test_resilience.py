@@ -74,7 +74,9 @@ async def test_retries_only_for_connect_errors_429_and_503(
     gateway: Gateway, failure: str, status: int, expected_calls: int
 ) -> None:
     gateway.fakes.fail("ranking", failure, status=status)
-    assert await _category_source(gateway) == "CANDIDATE_ORDER"
+    response = await gateway.query(CATEGORY, {"loc": HELSINKI}, user="u0001")
+    body = response.json()
+    assert body["data"]["category"]["source"] == "CANDIDATE_ORDER", str(body["extensions"])
     assert gateway.fakes.calls["ranking"] == expected_calls
 
 
