@@ -13,6 +13,8 @@ State is in memory (a reference backend); decisions are kept in a bounded LRU.
 
 from __future__ import annotations
 
+import hashlib
+
 import uuid
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
@@ -50,7 +52,11 @@ class Bandit:
     """Posteriors, issued decisions and seen reward events of one process."""
 
     def __init__(self, seed: int = 0, mc_samples: int = 400) -> None:
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
+        # rewards applied per decision point: part of the draw's seed, so learning changes
+        # the decisions while an unchanged posterior gives a viewer the same page.
+        self.updates: defaultdict[str, int] = defaultdict(int)
         self.mc_samples = mc_samples
         # (level, key, decision_point, arm) -> [successes, failures]
         self.counts: defaultdict[tuple[str, str, str, str], list[float]] = defaultdict(
@@ -81,7 +87,8 @@ class Bandit:
         arms = list(dict.fromkeys(req.arms))
         city = req.context.city or _city_id(req.context.location.lat, req.context.location.lon)
         a, b = self.posterior(req.decision_point, arms, city, req.user_id)
-        theta = self.rng.beta(a, b)
+        rng = self._sticky_rng(req, city)
+        theta = rng.beta(a, b)
         ranking = np.argsort(-theta, kind="stable")
         m = max(50, min(self.mc_samples, 40_000 // max(len(arms), 1)))
         sims = np.argsort(-self.rng.beta(a, b, size=(m, len(arms))), axis=1)
@@ -103,6 +110,19 @@ class Bandit:
             policy_version=POLICY_VERSION,
         )
 
+    def _sticky_rng(self, req: DecideRequest, city: str) -> np.random.Generator:
+        """The Thompson draw's generator, seeded by who/where/which hour and the posterior.
+
+        Sticky decisions: the same viewer sees the same order within the hour while
+        nothing was learned (a page does not reshuffle on refresh); across viewers, hours
+        and rewards the draws are independent, so exploration is intact.
+        """
+        hour = req.context.local_time[:13]
+        viewer = req.user_id or f"anon:{city}"
+        key = f"{self.seed}|{req.decision_point}|{viewer}|{hour}|{self.updates[req.decision_point]}"
+        digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+        return np.random.default_rng(int.from_bytes(digest, "big"))
+
     def reward(self, req: RewardRequest) -> bool:
         """Apply a reward; False if ``event_id`` was already counted (idempotent retry)."""
         d = self.decisions.get(req.decision_id)
@@ -121,6 +141,7 @@ class Bandit:
             c = self.counts[(level, key, d.decision_point, req.arm)]
             c[0] += req.reward
             c[1] += 1.0 - req.reward
+        self.updates[d.decision_point] += 1
         return True
 
     def stats(

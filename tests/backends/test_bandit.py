@@ -28,12 +28,28 @@ async def test_decisions_are_full_orderings_with_valid_propensities(
     bandit: httpx.AsyncClient,
 ) -> None:
     orders = set()
-    for _ in range(15):
-        d = await _decide(bandit)
+    for n in range(15):
+        d = await _decide(bandit, user=f"u{n + 1:04d}")
         assert sorted(a.arm for a in d.ranking) == sorted(ARMS)
         assert all(0 < a.propensity <= 1 for a in d.ranking)
         orders.add(tuple(a.arm for a in d.ranking))
-    assert len(orders) > 1  # it samples, it does not sort
+    assert len(orders) > 1  # it samples across viewers, it does not sort
+
+
+async def test_decisions_are_sticky_per_viewer_until_something_is_learned(
+    bandit: httpx.AsyncClient,
+) -> None:
+    first = await _decide(bandit)
+    again = await _decide(bandit)
+    assert [a.arm for a in again.ranking] == [a.arm for a in first.ranking]
+    assert again.decision_id != first.decision_id
+    orders = set()
+    for _ in range(10):
+        d = await _decide(bandit)
+        orders.add(tuple(a.arm for a in d.ranking))
+        body = {"decision_id": d.decision_id, "arm": d.ranking[0].arm, "reward": 0.0}
+        assert (await bandit.post("/v1/rewards", json=body)).status_code == 202
+    assert len(orders) > 1  # each reward moves the posterior, and with it the draw
 
 
 async def test_rewards_shift_posteriors_and_the_ranking(bandit: httpx.AsyncClient) -> None:
