@@ -29,7 +29,7 @@ from strawberry.fastapi import GraphQLRouter
 
 from clients.registry import Backends, open_backends
 from gateway.auth import AuthError, viewer_from_authorization
-from gateway.extensions import DebugTimings, ErrorPolicy
+from gateway.extensions import DebugTimings, code_errors
 from gateway.graphiql import graphiql_html, mount_graphiql_assets
 from gateway.settings import Settings, get_settings
 from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
@@ -132,7 +132,9 @@ def gateway_schema() -> Any:
     It is static, and Strawberry memoises per schema instance, so building one per app
     would only grow the heap (and the garbage collector's pauses) in tests.
     """
-    return build_schema([_parser_cache, _validation_cache, ErrorPolicy, DebugTimings])
+    return build_schema(
+        [_parser_cache, _validation_cache, DebugTimings], error_processor=code_errors
+    )
 
 
 def create_app(

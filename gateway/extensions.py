@@ -1,8 +1,10 @@
-"""GraphQL-wide concerns as Strawberry extensions, one job each.
+"""GraphQL-wide error and debug policies.
 
-- ``ErrorPolicy``: every error leaves with an ``extensions.code``; anything unexpected is
+- ``code_errors``: every error leaves with an ``extensions.code``; anything unexpected is
   masked as "Internal error" plus the request id (the full error is logged server-side), so
-  no stack trace or backend detail ever reaches a client.
+  no stack trace or backend detail ever reaches a client. It runs as the schema's
+  ``process_errors``, the one hook that sees parse, validation and execution errors alike,
+  and rewrites the errors in place.
 - ``DebugTimings``: with ``PGW_DEBUG=true``, per-backend timings, cache results and the
   fallback step chosen per section go into the response ``extensions``.
 """
@@ -10,11 +12,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 log = logging.getLogger("gateway.errors")
 
@@ -35,51 +37,21 @@ def _code_for(error: GraphQLError) -> str | None:
     return None
 
 
-class ErrorPolicy(SchemaExtension):
-    """Codes known errors, masks unknown ones."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if not errors:
-            return
-        request_id = getattr(getattr(self.execution_context.context, "viewer", None),
-                             "request_id", "-")
-        coded: list[GraphQLError] = []
-        for error in errors:
-            code = _code_for(error)
-            if code is not None:
-                extensions = dict(error.extensions or {})
-                extensions["code"] = code
-                coded.append(
-                    GraphQLError(
-                        error.message,
-                        nodes=error.nodes,
-                        source=error.source,
-                        positions=error.positions,
-                        path=error.path,
-                        original_error=None,
-                        extensions=extensions,
-                    )
-                )
-                continue
-            log.error(
-                "unexpected error in resolver (request %s)",
-                request_id,
-                exc_info=error.original_error,
-            )
-            coded.append(
-                GraphQLError(
-                    f"Internal error (request id {request_id}).",
-                    nodes=error.nodes,
-                    source=error.source,
-                    positions=error.positions,
-                    path=error.path,
-                    extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-                )
-            )
-        result.errors = coded  # type: ignore[union-attr]
+def code_errors(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
+    """Give each error a code; mask (and log) the ones nobody meant to send."""
+    context = execution_context.context if execution_context else None
+    request_id = getattr(getattr(context, "viewer", None), "request_id", "-")
+    for error in errors:
+        code = _code_for(error)
+        if code is not None:
+            error.extensions = {**(error.extensions or {}), "code": code}
+            continue
+        log.error(
+            "unexpected error in resolver (request %s)", request_id, exc_info=error.original_error
+        )
+        error.message = f"Internal error (request id {request_id})."
+        error.original_error = None
+        error.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
 
 
 class DebugTimings(SchemaExtension):
@@ -90,22 +62,21 @@ class DebugTimings(SchemaExtension):
         if not getattr(context, "debug", False):
             return {}
         viewer = context.viewer
-        pages = []
-        for trace in viewer.traces:
-            pages.append(
-                {
-                    "sections": dict(trace.sections),
-                    "backendCalls": [
-                        {
-                            "backend": c.backend,
-                            "endpoint": c.endpoint,
-                            "ms": c.elapsed_ms,
-                            "cache": c.cache,
-                            "outcome": c.outcome,
-                        }
-                        for c in trace.calls
-                    ],
-                    "failures": list(trace.failures),
-                }
-            )
+        pages = [
+            {
+                "sections": dict(trace.sections),
+                "backendCalls": [
+                    {
+                        "backend": c.backend,
+                        "endpoint": c.endpoint,
+                        "ms": c.elapsed_ms,
+                        "cache": c.cache,
+                        "outcome": c.outcome,
+                    }
+                    for c in trace.calls
+                ],
+                "failures": list(trace.failures),
+            }
+            for trace in viewer.traces
+        ]
         return {"debug": {"requestId": viewer.request_id, "pages": pages}}

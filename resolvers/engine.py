@@ -450,7 +450,10 @@ class PageBuild:
         popular: _Step | None,
     ) -> _Step | None:
         """The ids a step offers, or None when the step's backend failed."""
-        if section.content.decision_point is not None:
+        if section.content.decision_point is not None and step in (
+            FallbackStep.RANKED,
+            FallbackStep.CANDIDATE_ORDER,
+        ):
             return self._banner_step(step, decision)
         if step in (FallbackStep.RANKED, FallbackStep.CANDIDATE_ORDER):
             if candidates is None or isinstance(candidates, BackendError):
@@ -496,9 +499,7 @@ class PageBuild:
                     "propensities": {a.arm: a.propensity for a in value.ranking},
                 },
             )
-        if step is FallbackStep.CANDIDATE_ORDER:
-            return _Step(self._banner_arms(), {})
-        return None
+        return _Step(self._banner_arms(), {})
 
     async def _assemble(
         self,

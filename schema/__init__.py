@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import strawberry
-from strawberry.extensions import SchemaExtension
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
 
 from schema.context import GatewayContext
 from schema.query import Query
@@ -16,10 +17,39 @@ from schema.types import SECTION_IMPLEMENTATIONS
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
 
-def build_schema(extensions: Sequence[type[SchemaExtension] | SchemaExtension] = ()) -> Any:
+ErrorProcessor = Callable[[list[GraphQLError], ExecutionContext | None], None]
+
+
+class GatewaySchema(strawberry.Schema):
+    """A Strawberry schema whose error processing is supplied by the gateway.
+
+    Strawberry hands parse and validation errors only to ``process_errors`` (extensions
+    never see them as a result), so error coding must hook in here to reach every error.
+    """
+
+    def __init__(self, *args: Any, error_processor: ErrorProcessor | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._error_processor = error_processor
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        if self._error_processor is not None:
+            self._error_processor(errors, execution_context)
+        else:
+            super().process_errors(errors, execution_context)
+
+
+def build_schema(
+    extensions: Sequence[Any] = (), *, error_processor: ErrorProcessor | None = None
+) -> Any:
     """The executable schema with the given extensions (limits, masking, tracing)."""
-    return strawberry.Schema(
-        query=Query, types=SECTION_IMPLEMENTATIONS, extensions=list(extensions)
+    return GatewaySchema(
+        query=Query,
+        types=SECTION_IMPLEMENTATIONS,
+        extensions=list(extensions),
+        error_processor=error_processor,
     )
 
 
