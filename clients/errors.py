@@ -55,14 +55,14 @@ class BackendError(Exception):
         super().__init__(f"{backend}.{endpoint}: {self.message}")
 
 
-class BackendTimeout(BackendError):  # noqa: N818 - the design's names
+class BackendTimeout(BackendError):
     """The call did not answer within its budget, or no budget was left to try."""
 
     outcome: ClassVar[CallOutcome] = "timeout"
     default_message: ClassVar[str] = "timed out"
 
 
-class BackendUnavailable(BackendError):  # noqa: N818 - the design's names
+class BackendUnavailable(BackendError):
     """The backend could not be reached or answered 5xx/429.
 
     Attributes:
@@ -87,21 +87,21 @@ class BackendUnavailable(BackendError):  # noqa: N818 - the design's names
         super().__init__(backend, endpoint, message, attempts=attempts)
 
 
-class BackendMalformed(BackendError):  # noqa: N818 - the design's names
+class BackendMalformed(BackendError):
     """The body was not JSON, or not the shape of the contract's model."""
 
     outcome: ClassVar[CallOutcome] = "malformed"
     default_message: ClassVar[str] = "malformed response"
 
 
-class CircuitOpen(BackendError):  # noqa: N818 - the design's names
+class CircuitOpen(BackendError):
     """The backend's circuit breaker is open (or half-open with its probe in flight)."""
 
     outcome: ClassVar[CallOutcome] = "circuit_open"
     default_message: ClassVar[str] = "circuit open"
 
 
-class BackendRejected(BackendError):  # noqa: N818 - the design's names
+class BackendRejected(BackendError):
     """The backend answered 4xx (not 429): the request was wrong. Not retried, not counted.
 
     Attributes:

@@ -51,8 +51,14 @@ def viewer_from_authorization(header: str | None, settings: Settings) -> str | N
     return subject
 
 
-def mint_token(user_id: str, secret: str, *, ttl_s: int = 86_400, issuer: str | None = None,
-               audience: str | None = None) -> str:
+def mint_token(
+    user_id: str,
+    secret: str,
+    *,
+    ttl_s: int = 86_400,
+    issuer: str | None = None,
+    audience: str | None = None,
+) -> str:
     """A signed HS256 token for ``user_id`` (demo and tests)."""
     now = int(time.time())
     claims: dict[str, object] = {"sub": user_id, "iat": now, "nbf": now, "exp": now + ttl_s}

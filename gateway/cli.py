@@ -28,8 +28,13 @@ schema_app = typer.Typer(help="The GraphQL schema snapshot.", no_args_is_help=Tr
 app.add_typer(schema_app, name="schema")
 console = Console(stderr=True)
 
-DEMO_PORTS = {"catalog": 8101, "retrieval": 8102, "ranking": 8103, "bandit": 8104,
-              "popularity": 8105}
+DEMO_PORTS = {
+    "catalog": 8101,
+    "retrieval": 8102,
+    "ranking": 8103,
+    "bandit": 8104,
+    "popularity": 8105,
+}
 
 
 def _config_error(exc: Exception) -> typer.Exit:
@@ -130,9 +135,7 @@ def demo(
         for name, backend_port in DEMO_PORTS.items()
     ]
     try:
-        _wait_healthy(
-            [f"http://127.0.0.1:{p}/healthz" for p in DEMO_PORTS.values()], timeout_s=120
-        )
+        _wait_healthy([f"http://127.0.0.1:{p}/healthz" for p in DEMO_PORTS.values()], timeout_s=120)
         _check_config()
         bearer = mint_token(user, secret)
         console.print(

@@ -6,7 +6,7 @@ and returns fully materialised page objects (``resolvers.page``).
 
 from resolvers.engine import Services
 from resolvers.errors import BadUserInput, ClientError, NotFound
-from resolvers.plans import Plans, PlanError, load_plans
+from resolvers.plans import PlanError, Plans, load_plans
 from resolvers.stale import StaleSections
 from resolvers.surfaces import CartLine, Surfaces, Viewer
 

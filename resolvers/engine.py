@@ -160,13 +160,16 @@ class _Hydrator:
 
     async def _fetch(self, kind: EntityKind, ids: list[str]) -> dict[str, CatalogEntity]:
         catalog = self._backends.catalog
-        fetch: Callable[..., Awaitable[Fetched[Any]]] = {
-            EntityKind.VENUE: catalog.venues,
-            EntityKind.ITEM: catalog.items,
-            EntityKind.BRAND: catalog.brands,
-        }[kind]
-        result = await _observed(
-            self._request, "catalog", f"{kind.value}s:batchGet", fetch(ids, self._request.deadline, reserve_s=self._request.reserve_s)
+        request = self._request
+        call: Awaitable[Fetched[Any]]
+        if kind is EntityKind.VENUE:
+            call = catalog.venues(ids, request.deadline, reserve_s=request.reserve_s)
+        elif kind is EntityKind.ITEM:
+            call = catalog.items(ids, request.deadline, reserve_s=request.reserve_s)
+        else:
+            call = catalog.brands(ids, request.deadline, reserve_s=request.reserve_s)
+        result: Fetched[Any] | BackendError = await _observed(
+            request, "catalog", f"{kind.value}s:batchGet", call
         )
         if isinstance(result, BackendError):
             self.failed = True
@@ -214,7 +217,7 @@ class PageBuild:
 
     # -- t0: everything that needs nothing but the request --------------------------------
 
-    def _retrieve(self, section: SectionPlan) -> Awaitable[Fetched[CandidatesResponse] | BackendError]:
+    async def _retrieve(self, section: SectionPlan) -> Fetched[CandidatesResponse] | BackendError:
         strategy = section.content.strategy
         assert strategy is not None
         request = CandidatesRequest(
@@ -228,7 +231,7 @@ class PageBuild:
             cart_item_ids=list(self._inputs.cart_item_ids),
             limit=min(section.limit * OVERFETCH, MAX_CANDIDATES),
         )
-        return _observed(
+        return await _observed(
             self._request,
             "retrieval",
             f"candidates:{strategy.value}",
@@ -237,16 +240,16 @@ class PageBuild:
             ),
         )
 
-    def _decide(
+    async def _decide(
         self, decision_point: str, arms: list[str]
-    ) -> Awaitable[Fetched[DecideResponse] | BackendError]:
+    ) -> Fetched[DecideResponse] | BackendError:
         request = DecideRequest(
             decision_point=decision_point,
             arms=arms,
             user_id=self._request.user_id,
             context=self._request.backend_context(),
         )
-        return _observed(
+        return await _observed(
             self._request,
             "bandit",
             f"decide:{decision_point}",
@@ -312,12 +315,12 @@ class PageBuild:
         retrievals = {
             s.id: loop.create_task(self._retrieve(s)) for s in self.sections if s.content.strategy
         }
-        decisions = {
+        decisions: dict[str, asyncio.Task[Fetched[DecideResponse] | BackendError]] = {
             s.id: loop.create_task(self._decide(s.content.decision_point, arms))
             for s in self.sections
             if s.content.decision_point and (arms := self._banner_arms())
         }
-        order_task = None
+        order_task: asyncio.Task[Fetched[DecideResponse] | BackendError] | None = None
         if self._plan.section_order and len(self.sections) > 1:
             order_task = loop.create_task(
                 self._decide(self._plan.section_order.decision_point, [s.id for s in self.sections])
@@ -340,7 +343,9 @@ class PageBuild:
             candidates = dict(zip(retrievals, done, strict=True))
 
         rankings = self._rank_and_hydrate(candidates)
-        popular = dict(zip(popular_tasks, await asyncio.gather(*popular_tasks.values()), strict=True))
+        popular = dict(
+            zip(popular_tasks, await asyncio.gather(*popular_tasks.values()), strict=True)
+        )
         for section in self.sections:
             offered = popular.get(section.id)
             if offered and section.content.popular is not None:
@@ -350,8 +355,13 @@ class PageBuild:
 
         built = await asyncio.gather(
             *(
-                self._assemble(s, candidates.get(s.id), ranked.get(s.kind), decided.get(s.id),
-                               popular.get(s.id))
+                self._assemble(
+                    s,
+                    candidates.get(s.id),
+                    ranked.get(s.kind),
+                    decided.get(s.id),
+                    popular.get(s.id),
+                )
                 for s in self.sections
             )
         )
@@ -365,7 +375,9 @@ class PageBuild:
         self._remember(built)
         dedupe_and_limit(built, dedupe_venues=self._services.plans.dedupe_venues)
         degraded = order_failed or any(b.degraded for b in built)
-        visible = [b for b in built if not (b.hidden or (b.plan.hide_when_empty and not b.entities))]
+        visible = [
+            b for b in built if not (b.hidden or (b.plan.hide_when_empty and not b.entities))
+        ]
         return BuiltPage(sections=visible, degraded=degraded)
 
     def _banner_arms(self) -> list[str]:
@@ -391,23 +403,20 @@ class PageBuild:
             result = candidates.get(section.id)
             if result is None or isinstance(result, BackendError):
                 continue
-            ids = [c.id for c in result.value.candidates]
-            union[section.kind].update(dict.fromkeys(ids))
+            union[section.kind].update(dict.fromkeys(c.id for c in result.value.candidates))
             if FallbackStep.RANKED in section.fallback:
                 to_rank.add(section.kind)
         loop = asyncio.get_running_loop()
         tasks: dict[EntityKind, asyncio.Task[Fetched[RankResponse] | BackendError]] = {}
-        for kind, ids in union.items():
-            if not ids:
+        for kind, union_ids in union.items():
+            if not union_ids:
                 continue
-            self._hydrator.prefetch(kind, ids)
+            self._hydrator.prefetch(kind, union_ids)
             if kind in to_rank:
-                tasks[kind] = loop.create_task(self._rank(kind, list(ids)))
+                tasks[kind] = loop.create_task(self._rank(kind, list(union_ids)))
         return tasks
 
-    def _rank(
-        self, kind: EntityKind, ids: list[str]
-    ) -> Awaitable[Fetched[RankResponse] | BackendError]:
+    async def _rank(self, kind: EntityKind, ids: list[str]) -> Fetched[RankResponse] | BackendError:
         variants = {s.ranking_variant for s in self.sections if s.kind is kind}
         variant = self._request.ranking_variant or next(iter(variants - {None}), None)
         request = RankRequest(
@@ -418,7 +427,7 @@ class PageBuild:
             candidate_ids=sorted(ids),
             variant=variant,
         )
-        return _observed(
+        return await _observed(
             self._request,
             "ranking",
             f"rank:{kind.value}",
@@ -524,8 +533,13 @@ class PageBuild:
             if step is FallbackStep.DEFAULT:
                 entities = await self._materialise(section, offered)
                 self._request.trace.sections[section.id] = step.value
-                return BuiltSection(section, ContentSource.DEFAULT, entities, failed,
-                                    hidden=section.hide_when_empty and not entities)
+                return BuiltSection(
+                    section,
+                    ContentSource.DEFAULT,
+                    entities,
+                    failed,
+                    hidden=section.hide_when_empty and not entities,
+                )
             entities = await self._materialise(section, offered)
             if not entities:
                 if offered.ids and self._hydrator.failed:
@@ -559,9 +573,7 @@ class PageBuild:
             ):
                 shown = section.entities[: section.plan.limit * OVERFETCH]
                 ids = entity_ids(shown)
-                reasons = {
-                    i: getattr(e, "reason", None) for i, e in zip(ids, shown, strict=True)
-                }
+                reasons = {i: getattr(e, "reason", None) for i, e in zip(ids, shown, strict=True)}
                 entries[self._stale_key(section.plan)] = (ids, reasons)
         self._services.stale.remember(entries)
 
@@ -582,4 +594,3 @@ def dedupe_and_limit(sections: Sequence[BuiltSection], *, dedupe_venues: bool) -
         section.entities = entities[: section.plan.limit]
         if dedupe_venues:
             shown.update(e.id for e in section.entities if isinstance(e, Venue))
-

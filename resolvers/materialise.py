@@ -100,7 +100,10 @@ def _one(
         return Category(slug=entity.slug, name=entity.name, image_url=entity.image_url)
     if kind is EntityKind.BANNER and isinstance(entity, BannerEntity):
         return Banner(
-            id=entity.id, title=entity.title, target_url=entity.target_url, image_url=entity.image_url
+            id=entity.id,
+            title=entity.title,
+            target_url=entity.target_url,
+            image_url=entity.image_url,
         )
     return None
 

@@ -176,4 +176,3 @@ def load_plans(path: Path) -> Plans:
     except yaml.YAMLError as exc:
         raise PlanError(f"surface plans file {path} is not valid YAML: {exc}") from exc
     return parse_plans(data, source=path)
-

@@ -56,7 +56,7 @@ class StaleSections:
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    async def _write(self, payload: dict[str, dict[str, object]]) -> None:
+    async def _write(self, payload: Mapping[str, object]) -> None:
         try:
             await self._cache.set_many(payload, self._ttl_s)
         except Exception:

@@ -147,9 +147,7 @@ class Surfaces:
         location = validate_location(lat, lon)
         request = self._request(SurfaceName.DISCOVERY, viewer, location, now)
         audience = Audience(location=location, now=request.local_now)
-        built, degraded = await self._build(
-            request, SurfaceInputs(SurfaceName.DISCOVERY), audience
-        )
+        built, degraded = await self._build(request, SurfaceInputs(SurfaceName.DISCOVERY), audience)
         return DiscoveryPage(
             request_id=request.request_id,
             sections=self._sections(request, SurfaceName.DISCOVERY, built),
@@ -218,7 +216,7 @@ class Surfaces:
 
     async def _lookup_venue(
         self, request: PageRequest, venue_id: str
-    ) -> VenueEntity | None | BackendError:
+    ) -> VenueEntity | BackendError | None:
         try:
             found = await self._services.backends.catalog.venues(
                 [venue_id], request.deadline, reserve_s=request.reserve_s
@@ -242,8 +240,9 @@ class Surfaces:
         finally:
             entity = await lookup
         if entity is None:
-            raise NotFound(f"No venue with id {venue_id!r} (argument 'venueId').",
-                           argument="venueId")
+            raise NotFound(
+                f"No venue with id {venue_id!r} (argument 'venueId').", argument="venueId"
+            )
         venue = None
         if isinstance(entity, BackendError):
             degraded = True
@@ -344,24 +343,21 @@ class Surfaces:
 
 def _section(request: PageRequest, surface: SurfaceName, built: BuiltSection) -> AnySection:
     plan = built.plan
-    common = {
-        "id": plan.id,
-        "title": plan.title,
-        "source": built.source,
-        "tracking_id": tracking_id(
-            request.request_id, surface.value, plan.id, built.source.value, built.decision
-        ),
-    }
+    tracking = tracking_id(
+        request.request_id, surface.value, plan.id, built.source.value, built.decision
+    )
+    head = (plan.id, plan.title, built.source, tracking)
     entities = built.entities
-    if plan.kind.value == "venue":
-        return VenueCarousel(**common, venues=[e for e in entities if isinstance(e, Venue)])
-    if plan.kind.value == "item":
-        return ItemCarousel(**common, items=[e for e in entities if isinstance(e, Item)])
-    if plan.kind.value == "category":
-        return CategoryTiles(**common, categories=[e for e in entities if isinstance(e, Category)])
-    if plan.kind.value == "banner":
-        return BannerCarousel(**common, banners=[e for e in entities if isinstance(e, Banner)])
-    return BrandCarousel(**common, brands=[e for e in entities if isinstance(e, Brand)])
+    kind = plan.kind.value
+    if kind == "venue":
+        return VenueCarousel(*head, venues=[e for e in entities if isinstance(e, Venue)])
+    if kind == "item":
+        return ItemCarousel(*head, items=[e for e in entities if isinstance(e, Item)])
+    if kind == "category":
+        return CategoryTiles(*head, categories=[e for e in entities if isinstance(e, Category)])
+    if kind == "banner":
+        return BannerCarousel(*head, banners=[e for e in entities if isinstance(e, Banner)])
+    return BrandCarousel(*head, brands=[e for e in entities if isinstance(e, Brand)])
 
 
 __all__ = ["CartLine", "ContentSource", "Surfaces", "Viewer", "validate_location"]

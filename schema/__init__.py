@@ -27,8 +27,9 @@ class GatewaySchema(strawberry.Schema):
     never see them as a result), so error coding must hook in here to reach every error.
     """
 
-    def __init__(self, *args: Any, error_processor: ErrorProcessor | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, error_processor: ErrorProcessor | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._error_processor = error_processor
 

@@ -80,7 +80,5 @@ class Query:
     ) -> CartPage:
         ctx = info.context
         lines = [CartLine(item_id=str(line.item_id), quantity=line.quantity) for line in cart.lines]
-        build = ctx.surfaces.cart(
-            ctx.viewer, str(cart.venue_id), lines, location.lat, location.lon
-        )
+        build = ctx.surfaces.cart(ctx.viewer, str(cart.venue_id), lines, location.lat, location.lon)
         return await _answer("cart", info, build, CartPage)

@@ -14,7 +14,7 @@ from graphql import GraphQLAbstractType, GraphQLResolveInfo
 
 from resolvers import page
 
-ContentSource = strawberry.enum(
+strawberry.enum(
     page.ContentSource,
     name="ContentSource",
     description=(
@@ -27,7 +27,7 @@ ContentSource = strawberry.enum(
 def _plain(cls: type[Any]) -> Any:
     """An ``is_type_of`` accepting the plain page object this GraphQL type projects."""
 
-    def is_type_of(obj: Any, _info: GraphQLResolveInfo) -> bool:
+    def is_type_of(obj: Any, _info: GraphQLResolveInfo[Any]) -> bool:
         return isinstance(obj, cls)
 
     return staticmethod(is_type_of)
@@ -54,9 +54,7 @@ class Venue:
     name: str = strawberry.field(description="Display name.")
     slug: str = strawberry.field(description="URL-friendly name, unique within a city.")
     rating: float | None = strawberry.field(description="Average rating 0–10, if rated.")
-    delivery_minutes: int | None = strawberry.field(
-        description="Typical delivery time in minutes."
-    )
+    delivery_minutes: int | None = strawberry.field(description="Typical delivery time in minutes.")
     price_level: int = strawberry.field(description="1 (cheap) to 4 (expensive).")
     tags: list[str] = strawberry.field(description="Cuisine and feature tags for display.")
     image_url: str | None = strawberry.field(description="Cover image URL.")
@@ -123,13 +121,15 @@ class Section:
         description="The section's id in the surface plan, e.g. 'for_you'. Stable across pages."
     )
     title: str = strawberry.field(description="Heading to display.")
-    source: ContentSource = strawberry.field(description="Where this section's content came from.")
+    source: page.ContentSource = strawberry.field(
+        description="Where this section's content came from."
+    )
     tracking_id: strawberry.ID = strawberry.field(
         description="Opaque id of the decision that produced this section; send it with events."
     )
 
     @staticmethod
-    def resolve_type(obj: Any, _info: GraphQLResolveInfo, _type: GraphQLAbstractType) -> str:
+    def resolve_type(obj: Any, _info: GraphQLResolveInfo[Any], _type: GraphQLAbstractType) -> str:
         return _SECTION_TYPES[type(obj)]
 
 
@@ -163,12 +163,16 @@ class BrandCarousel(Section):
     is_type_of = _plain(page.BrandCarousel)
 
 
-SECTION_IMPLEMENTATIONS = [VenueCarousel, ItemCarousel, CategoryTiles, BannerCarousel, BrandCarousel]
+SECTION_IMPLEMENTATIONS = [
+    VenueCarousel,
+    ItemCarousel,
+    CategoryTiles,
+    BannerCarousel,
+    BrandCarousel,
+]
 
 _PAGE_REQUEST_ID = "Id of this response; quote it when reporting a problem."
-_PAGE_DEGRADED = (
-    "True when some content came from a fallback because a backend was slow or down."
-)
+_PAGE_DEGRADED = "True when some content came from a fallback because a backend was slow or down."
 
 
 @strawberry.type(description="The personalised home feed.")
@@ -229,6 +233,6 @@ class CategoryPage:
     request_id: strawberry.ID = strawberry.field(description=_PAGE_REQUEST_ID)
     category: Category = strawberry.field(description="The category shown.")
     venues: VenueConnection = strawberry.field(description="Venues, best first, closed last.")
-    source: ContentSource = strawberry.field(description="Where the venue order came from.")
+    source: page.ContentSource = strawberry.field(description="Where the venue order came from.")
     degraded: bool = strawberry.field(description=_PAGE_DEGRADED)
     is_type_of = _plain(page.CategoryPage)

@@ -51,7 +51,9 @@ NEVER_OPEN: list[OpeningInterval] = []
 FAILURES = ("refused", "hang", "500", "malformed", "wrong_shape")
 
 
-def _venue(n: int, *, far: bool = False, closed: bool = False, category: str = "pizza") -> VenueEntity:
+def _venue(
+    n: int, *, far: bool = False, closed: bool = False, category: str = "pizza"
+) -> VenueEntity:
     lat = HELSINKI[0] + (0.5 if far else 0.001 * (n % 10))
     brand = BrandEntity(id=f"b{n % 3 + 1}", name=f"Brand {n % 3 + 1}") if n % 4 == 0 else None
     return VenueEntity(
@@ -204,7 +206,9 @@ class FakeBackends:
             if failure == "500":
                 return httpx.Response(behaviour.status, json={"error": "boom"})
             if failure == "malformed":
-                return httpx.Response(200, content=b"{not json", headers={"content-type": "application/json"})
+                return httpx.Response(
+                    200, content=b"{not json", headers={"content-type": "application/json"}
+                )
             if failure == "wrong_shape":
                 return httpx.Response(200, json={"unexpected": [1, 2, 3]})
             return httpx.Response(200, json=answer(request, body, **kwargs))
@@ -225,21 +229,30 @@ class FakeBackends:
 
             return answer
 
-        router.post("/v1/venues:batchGet").mock(side_effect=self._wrap(name, batch(world.venues, VenuesBatch)))
-        router.post("/v1/items:batchGet").mock(side_effect=self._wrap(name, batch(world.items, ItemsBatch)))
-        router.post("/v1/brands:batchGet").mock(side_effect=self._wrap(name, batch(world.brands, BrandsBatch)))
-        router.post("/v1/banners:batchGet").mock(side_effect=self._wrap(name, batch(world.banners, BannersBatch)))
+        router.post("/v1/venues:batchGet").mock(
+            side_effect=self._wrap(name, batch(world.venues, VenuesBatch))
+        )
+        router.post("/v1/items:batchGet").mock(
+            side_effect=self._wrap(name, batch(world.items, ItemsBatch))
+        )
+        router.post("/v1/brands:batchGet").mock(
+            side_effect=self._wrap(name, batch(world.brands, BrandsBatch))
+        )
+        router.post("/v1/banners:batchGet").mock(
+            side_effect=self._wrap(name, batch(world.banners, BannersBatch))
+        )
         router.get("/v1/categories").mock(
             side_effect=self._wrap(
-                name, lambda *_: CategoriesResponse(categories=world.categories).model_dump(mode="json")
+                name,
+                lambda *_: CategoriesResponse(categories=world.categories).model_dump(mode="json"),
             )
         )
         router.get("/v1/banners").mock(
             side_effect=self._wrap(
                 name,
-                lambda *_: BannersBatch(entities=list(world.banners.values()), missing=[]).model_dump(
-                    mode="json"
-                ),
+                lambda *_: BannersBatch(
+                    entities=list(world.banners.values()), missing=[]
+                ).model_dump(mode="json"),
             )
         )
 
@@ -263,7 +276,8 @@ class FakeBackends:
                     ids = [v for v in venue_ids if req.category in world.venues[v].categories]
                 case "co_purchase":
                     ids = [
-                        i for i, item in world.items.items()
+                        i
+                        for i, item in world.items.items()
                         if item.venue_id == req.venue_id and i not in req.cart_item_ids
                     ] + ["i0101"]  # another venue's item: the gateway must drop it
                     reason = "Often bought together"
@@ -279,7 +293,9 @@ class FakeBackends:
             candidates = [
                 Candidate(id=i, score=float(len(ids) - n), reason=reason) for n, i in enumerate(ids)
             ]
-            return CandidatesResponse(candidates=candidates, source_version="fake-1").model_dump(mode="json")
+            return CandidatesResponse(candidates=candidates, source_version="fake-1").model_dump(
+                mode="json"
+            )
 
         router.post("/v1/candidates").mock(side_effect=self._wrap(name, answer))
 
@@ -290,9 +306,9 @@ class FakeBackends:
             # a PERSONALISED section from a CANDIDATE_ORDER one.
             ordered = sorted(req.candidate_ids, reverse=True)
             scores = [ScoredId(id=i, score=float(len(ordered) - n)) for n, i in enumerate(ordered)]
-            return RankResponse(scores=scores, model_version=f"fake-{req.variant or 'control'}").model_dump(
-                mode="json"
-            )
+            return RankResponse(
+                scores=scores, model_version=f"fake-{req.variant or 'control'}"
+            ).model_dump(mode="json")
 
         router.post("/v1/rank").mock(side_effect=self._wrap(name, answer))
 
@@ -317,7 +333,9 @@ class FakeBackends:
             scope, key, kind = params.get("scope"), params.get("key"), params.get("kind")
             ids: list[str] = []
             if scope == "venue" and kind == "item":
-                ids = sorted((i for i, it in world.items.items() if it.venue_id == key), reverse=True)
+                ids = sorted(
+                    (i for i, it in world.items.items() if it.venue_id == key), reverse=True
+                )
             elif scope == "city" and kind == "venue":
                 ids = sorted(world.venues, reverse=True)
             elif scope == "city" and kind == "brand":
@@ -327,6 +345,8 @@ class FakeBackends:
             elif scope == "category":
                 slug = (key or ":").split(":", 1)[1]
                 ids = [v for v in sorted(world.venues) if slug in world.venues[v].categories]
-            return PopularResponse(ids=ids, generated_at="2026-11-01T00:00:00+00:00").model_dump(mode="json")
+            return PopularResponse(ids=ids, generated_at="2026-11-01T00:00:00+00:00").model_dump(
+                mode="json"
+            )
 
         router.get("/v1/popular").mock(side_effect=self._wrap(name, answer))

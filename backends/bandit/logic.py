@@ -14,7 +14,6 @@ State is in memory (a reference backend); decisions are kept in a bounded LRU.
 from __future__ import annotations
 
 import hashlib
-
 import uuid
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass

@@ -23,7 +23,8 @@ query($loc: LocationInput!) { discovery(location: $loc) { requestId degraded sec
 """
 VENUE = """
 query($id: ID!, $loc: LocationInput!) { venuePage(venueId: $id, location: $loc) {
-  degraded venue { id name } sections { id source ... on ItemCarousel { items { id venueId price { amount currency } } } }
+  degraded venue { id name }
+  sections { id source ... on ItemCarousel { items { id venueId price { amount currency } } } }
 } }
 """
 CART = """
@@ -81,7 +82,8 @@ def test_every_surface_for_every_kind_of_viewer(
     assert discovery["degraded"] is False
     for section in discovery["sections"]:
         content = [v for k, v in section.items() if isinstance(v, list)]
-        assert content and content[0], f"{section['id']} is empty"
+        assert content, f"{section['id']} has no list"
+        assert content[0], f"{section['id']} is empty"
 
     venue_id = _for_you(discovery)[0]
     venue_page = _data(live.query(VENUE, {"id": venue_id, "loc": loc}, user=user), "venuePage")
@@ -91,7 +93,8 @@ def test_every_surface_for_every_kind_of_viewer(
         "popular_items": "POPULAR",
     }
     items = venue_page["sections"][1]["items"]
-    assert items and all(i["venueId"] == venue_id for i in items)
+    assert items
+    assert all(i["venueId"] == venue_id for i in items)
     assert items[0]["price"]["currency"] == "EUR"
 
     cart = {"venueId": venue_id, "lines": [{"itemId": items[0]["id"], "quantity": 1}]}
@@ -99,7 +102,8 @@ def test_every_surface_for_every_kind_of_viewer(
     [add] = cart_page["sections"]
     assert add["source"] == "PERSONALISED"
     suggested = [i["id"] for i in add["items"]]
-    assert suggested and items[0]["id"] not in suggested
+    assert suggested
+    assert items[0]["id"] not in suggested
     assert all(i["venueId"] == venue_id for i in add["items"])
 
     category = _data(live.query(CATEGORY, {"loc": loc}, user=user), "category")

@@ -59,8 +59,12 @@ def gateway_settings(tmp_path: Path, fakes: FakeBackends, **overrides: Any) -> S
             **{
                 "base_url": f"http://{name}.test",
                 "timeout_s": 0.2,
-                "cache_ttl_s": {"catalog": 300, "retrieval": 60, "ranking": 60,
-                                "popularity": 60}.get(name),
+                "cache_ttl_s": {
+                    "catalog": 300,
+                    "retrieval": 60,
+                    "ranking": 60,
+                    "popularity": 60,
+                }.get(name),
                 **backend_overrides.get(name, {}),
             }
         )

@@ -9,38 +9,84 @@ import pytest
 from tests.gateway.conftest import Gateway
 
 LOC = "location: {lat: 60.1699, lon: 24.9384}"
-CART = "cart(cart: {venueId: \"v03\", lines: %s}, " + LOC + ") { sections { id } }"
+CART = 'cart(cart: {venueId: "v03", lines: %s}, ' + LOC + ") { sections { id } }"
 
 CASES: list[tuple[str, str, str, str]] = [
-    ("lat out of range", "discovery(location: {lat: 91, lon: 24.9}) { degraded }",
-     "BAD_USER_INPUT", "location.lat"),
-    ("lon out of range", "discovery(location: {lat: 60.1, lon: -180.5}) { degraded }",
-     "BAD_USER_INPUT", "location.lon"),
-    ("unknown category", f"category(slug: \"no-such-thing\", {LOC}) {{ degraded }}",
-     "BAD_USER_INPUT", "slug"),
-    ("odd slug", f"category(slug: \"Pizza <script>\", {LOC}) {{ degraded }}",
-     "BAD_USER_INPUT", "slug"),
-    ("first too big", f"category(slug: \"pizza\", {LOC}, first: 51) {{ degraded }}",
-     "BAD_USER_INPUT", "first"),
-    ("first zero", f"category(slug: \"pizza\", {LOC}, first: 0) {{ degraded }}",
-     "BAD_USER_INPUT", "first"),
-    ("malformed cursor", f"category(slug: \"pizza\", {LOC}, after: \"%%%\") {{ degraded }}",
-     "BAD_USER_INPUT", "after"),
-    ("forged cursor", f"category(slug: \"pizza\", {LOC}, after: \"eHl6\") {{ degraded }}",
-     "BAD_USER_INPUT", "after"),
-    ("unknown venue", f"venuePage(venueId: \"v99\", {LOC}) {{ degraded }}",
-     "NOT_FOUND", "venueId"),
-    ("empty venue id", f"venuePage(venueId: \"\", {LOC}) {{ degraded }}",
-     "BAD_USER_INPUT", "venueId"),
+    (
+        "lat out of range",
+        "discovery(location: {lat: 91, lon: 24.9}) { degraded }",
+        "BAD_USER_INPUT",
+        "location.lat",
+    ),
+    (
+        "lon out of range",
+        "discovery(location: {lat: 60.1, lon: -180.5}) { degraded }",
+        "BAD_USER_INPUT",
+        "location.lon",
+    ),
+    (
+        "unknown category",
+        f'category(slug: "no-such-thing", {LOC}) {{ degraded }}',
+        "BAD_USER_INPUT",
+        "slug",
+    ),
+    (
+        "odd slug",
+        f'category(slug: "Pizza <script>", {LOC}) {{ degraded }}',
+        "BAD_USER_INPUT",
+        "slug",
+    ),
+    (
+        "first too big",
+        f'category(slug: "pizza", {LOC}, first: 51) {{ degraded }}',
+        "BAD_USER_INPUT",
+        "first",
+    ),
+    (
+        "first zero",
+        f'category(slug: "pizza", {LOC}, first: 0) {{ degraded }}',
+        "BAD_USER_INPUT",
+        "first",
+    ),
+    (
+        "malformed cursor",
+        f'category(slug: "pizza", {LOC}, after: "%%%") {{ degraded }}',
+        "BAD_USER_INPUT",
+        "after",
+    ),
+    (
+        "forged cursor",
+        f'category(slug: "pizza", {LOC}, after: "eHl6") {{ degraded }}',
+        "BAD_USER_INPUT",
+        "after",
+    ),
+    ("unknown venue", f'venuePage(venueId: "v99", {LOC}) {{ degraded }}', "NOT_FOUND", "venueId"),
+    (
+        "empty venue id",
+        f'venuePage(venueId: "", {LOC}) {{ degraded }}',
+        "BAD_USER_INPUT",
+        "venueId",
+    ),
     ("empty cart", CART % "[]", "BAD_USER_INPUT", "cart.lines"),
-    ("zero quantity", CART % "[{itemId: \"i031\", quantity: 0}]",
-     "BAD_USER_INPUT", "cart.lines[0].quantity"),
-    ("negative quantity", CART % "[{itemId: \"i031\", quantity: 1}, {itemId: \"i032\", quantity: -2}]",
-     "BAD_USER_INPUT", "cart.lines[1].quantity"),
-    ("unknown item", CART % "[{itemId: \"i999\", quantity: 1}]",
-     "NOT_FOUND", "cart.lines[0].itemId"),
-    ("item of another venue", CART % "[{itemId: \"i041\", quantity: 1}]",
-     "BAD_USER_INPUT", "cart.lines[0].itemId"),
+    (
+        "zero quantity",
+        CART % '[{itemId: "i031", quantity: 0}]',
+        "BAD_USER_INPUT",
+        "cart.lines[0].quantity",
+    ),
+    (
+        "negative quantity",
+        CART % '[{itemId: "i031", quantity: 1}, {itemId: "i032", quantity: -2}]',
+        "BAD_USER_INPUT",
+        "cart.lines[1].quantity",
+    ),
+    ("unknown item", CART % '[{itemId: "i999", quantity: 1}]', "NOT_FOUND", "cart.lines[0].itemId"),
+    (
+        "item of another venue",
+        CART % '[{itemId: "i041", quantity: 1}]',
+        "BAD_USER_INPUT",
+        "cart.lines[0].itemId",
+    ),
 ]
 
 
@@ -62,28 +108,44 @@ async def test_bad_input_gets_a_coded_error(
 @pytest.mark.parametrize(
     ("query", "variables", "code"),
     [
-        ("query { discovery(location: {lat: \"x\", lon: 1}) { degraded } }", {},
-         "GRAPHQL_VALIDATION_FAILED"),
-        ("query { discovery(location: {lat: 1, lon: 1}) { nope } }", {},
-         "GRAPHQL_VALIDATION_FAILED"),
+        (
+            'query { discovery(location: {lat: "x", lon: 1}) { degraded } }',
+            {},
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "query { discovery(location: {lat: 1, lon: 1}) { nope } }",
+            {},
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
         ("query { discovery(", {}, "GRAPHQL_PARSE_FAILED"),
-        ("query($l: LocationInput!) { discovery(location: $l) { degraded } }",
-         {"l": {"lat": "north", "lon": 1}}, "BAD_USER_INPUT"),
-        ("query($f: Int!) { category(slug: \"pizza\", location: {lat: 1, lon: 1}, first: $f) "
-         "{ degraded } }", {"f": 2**40}, "BAD_USER_INPUT"),
-        ("query { category(slug: \"pizza\", location: {lat: 1, lon: 1}, first: 99999999999) "
-         "{ degraded } }", {}, "GRAPHQL_VALIDATION_FAILED"),
+        (
+            "query($l: LocationInput!) { discovery(location: $l) { degraded } }",
+            {"l": {"lat": "north", "lon": 1}},
+            "BAD_USER_INPUT",
+        ),
+        (
+            'query($f: Int!) { category(slug: "pizza", location: {lat: 1, lon: 1}, first: $f) '
+            "{ degraded } }",
+            {"f": 2**40},
+            "BAD_USER_INPUT",
+        ),
+        (
+            'query { category(slug: "pizza", location: {lat: 1, lon: 1}, first: 99999999999) '
+            "{ degraded } }",
+            {},
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
     ],
 )
 async def test_malformed_documents_and_variables_are_coded(
     gateway: Gateway, query: str, variables: dict[str, Any], code: str
 ) -> None:
-    response = await gateway.client.post(
-        "/graphql", json={"query": query, "variables": variables}
-    )
+    response = await gateway.client.post("/graphql", json={"query": query, "variables": variables})
     assert response.status_code < 500
     errors = response.json()["errors"]
-    assert errors and all(e["extensions"]["code"] == code for e in errors), errors
+    assert errors
+    assert all(e["extensions"]["code"] == code for e in errors), errors
     assert "Traceback" not in response.text
 
 

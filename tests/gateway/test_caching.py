@@ -12,7 +12,7 @@ import pytest
 from tests.gateway.conftest import HELSINKI, Gateway, GatewayFactory
 
 CATEGORY = (
-    "query($loc: LocationInput!) { category(slug: \"pizza\", location: $loc, first: 5) "
+    'query($loc: LocationInput!) { category(slug: "pizza", location: $loc, first: 5) '
     "{ degraded source venues { edges { node { id } } } } }"
 )
 
@@ -49,9 +49,10 @@ async def test_fifty_concurrent_identical_requests_make_one_call(
 ) -> None:
     # 50 requests on one in-process event loop (client and server) queue for the CPU, so
     # the budget is widened: this test is about single-flight, not latency.
-    async with make_gateway(budget_ms=3000, backends={
-        name: {"timeout_s": 2.0} for name in ("catalog", "retrieval", "ranking")
-    }) as gw:
+    async with make_gateway(
+        budget_ms=3000,
+        backends={name: {"timeout_s": 2.0} for name in ("catalog", "retrieval", "ranking")},
+    ) as gw:
         gw.fakes.delay(0.05)
         pages = await asyncio.gather(*(_category(gw) for _ in range(50)))
         assert all(p == pages[0] for p in pages)

@@ -18,20 +18,20 @@ SURFACE_QUERIES: dict[str, tuple[str, dict[str, Any], float]] = {
         0.300,
     ),
     "category": (
-        "query($loc: LocationInput!) { category(slug: \"pizza\", location: $loc, first: 5) "
+        'query($loc: LocationInput!) { category(slug: "pizza", location: $loc, first: 5) '
         "{ degraded source venues { edges { node { id } } } } }",
         {"loc": HELSINKI},
         0.250,
     ),
     "venuePage": (
-        "query($loc: LocationInput!) { venuePage(venueId: \"v03\", location: $loc) "
+        'query($loc: LocationInput!) { venuePage(venueId: "v03", location: $loc) '
         "{ degraded venue { id } sections { id source } } }",
         {"loc": HELSINKI},
         0.200,
     ),
     "cart": (
-        "query($loc: LocationInput!) { cart(cart: {venueId: \"v03\", lines: "
-        "[{itemId: \"i031\", quantity: 1}]}, location: $loc) { degraded sections { id source } } }",
+        'query($loc: LocationInput!) { cart(cart: {venueId: "v03", lines: '
+        '[{itemId: "i031", quantity: 1}]}, location: $loc) { degraded sections { id source } } }',
         {"loc": HELSINKI},
         0.150,
     ),
@@ -42,17 +42,27 @@ SURFACE_QUERIES: dict[str, tuple[str, dict[str, Any], float]] = {
 # popularity outage only shows where a venue-scoped list is fetched.
 EXPECTED: dict[str, dict[str, dict[str, str]]] = {
     "retrieval": {
-        "discovery": {"categories": "POPULAR", "for_you": "POPULAR", "new_on_the_app": "POPULAR",
-                      "brands": "POPULAR", "popular_near_you": "POPULAR",
-                      "banners": "PERSONALISED"},
+        "discovery": {
+            "categories": "POPULAR",
+            "for_you": "POPULAR",
+            "new_on_the_app": "POPULAR",
+            "brands": "POPULAR",
+            "popular_near_you": "POPULAR",
+            "banners": "PERSONALISED",
+        },
         "category": {"": "POPULAR"},
         "venuePage": {"recommended_items": "POPULAR", "popular_items": "POPULAR"},
         "cart": {"add_to_order": "POPULAR"},
     },
     "ranking": {
-        "discovery": {"categories": "CANDIDATE_ORDER", "for_you": "CANDIDATE_ORDER",
-                      "new_on_the_app": "CANDIDATE_ORDER", "brands": "CANDIDATE_ORDER",
-                      "order_again": "CANDIDATE_ORDER", "banners": "PERSONALISED"},
+        "discovery": {
+            "categories": "CANDIDATE_ORDER",
+            "for_you": "CANDIDATE_ORDER",
+            "new_on_the_app": "CANDIDATE_ORDER",
+            "brands": "CANDIDATE_ORDER",
+            "order_again": "CANDIDATE_ORDER",
+            "banners": "PERSONALISED",
+        },
         "category": {"": "CANDIDATE_ORDER"},
         "venuePage": {"recommended_items": "CANDIDATE_ORDER", "popular_items": "POPULAR"},
         "cart": {"add_to_order": "CANDIDATE_ORDER"},
@@ -71,9 +81,14 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
         "cart": {"add_to_order": "PERSONALISED"},
     },
     "catalog": {
-        "discovery": {"for_you": "DEFAULT", "new_on_the_app": "DEFAULT", "brands": "DEFAULT",
-                      "popular_near_you": "DEFAULT", "categories": "PERSONALISED",
-                      "banners": "PERSONALISED"},
+        "discovery": {
+            "for_you": "DEFAULT",
+            "new_on_the_app": "DEFAULT",
+            "brands": "DEFAULT",
+            "popular_near_you": "DEFAULT",
+            "categories": "PERSONALISED",
+            "banners": "PERSONALISED",
+        },
         "category": {"": "DEFAULT"},
         "venuePage": {"recommended_items": "DEFAULT", "popular_items": "DEFAULT"},
         "cart": {"add_to_order": "DEFAULT"},
@@ -81,9 +96,14 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
 }
 
 # Where the failing backend is not consulted at all, the page is complete and not degraded.
-NOT_CONSULTED = {("popularity", "discovery"), ("popularity", "category"),
-                 ("popularity", "cart"), ("bandit", "category"), ("bandit", "venuePage"),
-                 ("bandit", "cart")}
+NOT_CONSULTED = {
+    ("popularity", "discovery"),
+    ("popularity", "category"),
+    ("popularity", "cart"),
+    ("bandit", "category"),
+    ("bandit", "venuePage"),
+    ("bandit", "cart"),
+}
 
 MARGIN_S = 0.12
 

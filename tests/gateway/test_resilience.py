@@ -9,7 +9,7 @@ import pytest
 from tests.gateway.conftest import HELSINKI, Gateway, GatewayFactory
 
 CATEGORY = (
-    "query($loc: LocationInput!) { category(slug: \"pizza\", location: $loc, first: 5) "
+    'query($loc: LocationInput!) { category(slug: "pizza", location: $loc, first: 5) '
     "{ degraded source } }"
 )
 
@@ -67,8 +67,15 @@ async def test_half_open_probe_failure_reopens(gateway: Gateway) -> None:
 
 @pytest.mark.parametrize(
     ("failure", "status", "expected_calls"),
-    [("refused", 500, 2), ("500", 500, 1), ("500", 503, 2), ("500", 429, 2),
-     ("malformed", 500, 1), ("wrong_shape", 500, 1), ("hang", 500, 1)],
+    [
+        ("refused", 500, 2),
+        ("500", 500, 1),
+        ("500", 503, 2),
+        ("500", 429, 2),
+        ("malformed", 500, 1),
+        ("wrong_shape", 500, 1),
+        ("hang", 500, 1),
+    ],
 )
 async def test_retries_only_for_connect_errors_429_and_503(
     gateway: Gateway, failure: str, status: int, expected_calls: int

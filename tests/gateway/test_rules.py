@@ -39,17 +39,18 @@ async def test_only_venues_delivering_to_the_location_are_shown(gateway: Gateway
     page = await _discovery(gateway)
     assert all("v38" not in ids for ids in _venue_sections(page).values())
     response = await gateway.query(
-        "query($loc: LocationInput!) { category(slug: \"pizza\", location: $loc, first: 50) "
+        'query($loc: LocationInput!) { category(slug: "pizza", location: $loc, first: 50) '
         "{ venues { edges { node { id } } } } }",
         {"loc": HELSINKI},
     )
     ids = [e["node"]["id"] for e in response.json()["data"]["category"]["venues"]["edges"]]
-    assert "v38" not in ids and ids
+    assert "v38" not in ids
+    assert ids
 
 
 async def test_closed_venues_go_last(gateway: Gateway) -> None:
     response = await gateway.query(
-        "query($loc: LocationInput!) { category(slug: \"sushi\", location: $loc, first: 50) "
+        'query($loc: LocationInput!) { category(slug: "sushi", location: $loc, first: 50) '
         "{ venues { edges { node { id isOpen } } } } }",
         {"loc": HELSINKI},
     )
@@ -63,10 +64,12 @@ async def test_section_order_follows_the_bandit_and_falls_back_to_configured(
 ) -> None:
     personalised = [s["id"] for s in (await _discovery(gateway))["sections"]]
     # the fake bandit reverses the arms it is offered
-    assert personalised[0] == "brands" and personalised[-1] == "banners"
+    assert personalised[0] == "brands"
+    assert personalised[-1] == "banners"
     gateway.fakes.fail("bandit", "500")
     configured = [s["id"] for s in (await _discovery(gateway, user="u0002"))["sections"]]
-    assert configured[0] == "banners" and configured[-1] == "brands"
+    assert configured[0] == "banners"
+    assert configured[-1] == "brands"
 
 
 async def test_order_again_only_for_users_with_history(gateway: Gateway) -> None:
@@ -74,18 +77,17 @@ async def test_order_again_only_for_users_with_history(gateway: Gateway) -> None
     assert "order_again" not in _venue_sections(await _discovery(gateway, user="u4999"))
     assert "order_again" not in _venue_sections(await _discovery(gateway, user=None))
     # anonymous viewers are never asked about: no user id leaves the gateway for them
-    anonymous = [
-        r for r in gateway.fakes.requests["retrieval"] if r["body"]["user_id"] is None
-    ]
-    assert anonymous and all(r["body"]["strategy"] != "order_again" for r in anonymous)
+    anonymous = [r for r in gateway.fakes.requests["retrieval"] if r["body"]["user_id"] is None]
+    assert anonymous
+    assert all(r["body"]["strategy"] != "order_again" for r in anonymous)
 
 
 async def test_cart_recommendations_never_repeat_the_cart_and_stay_in_its_venue(
     gateway: Gateway,
 ) -> None:
     response = await gateway.query(
-        "query($loc: LocationInput!) { cart(cart: {venueId: \"v03\", lines: ["
-        "{itemId: \"i031\", quantity: 2}, {itemId: \"i032\", quantity: 1}]}, location: $loc) "
+        'query($loc: LocationInput!) { cart(cart: {venueId: "v03", lines: ['
+        '{itemId: "i031", quantity: 2}, {itemId: "i032", quantity: 1}]}, location: $loc) '
         "{ sections { id source ... on ItemCarousel { items { id venueId } } } } }",
         {"loc": HELSINKI},
         user="u0001",
@@ -93,14 +95,15 @@ async def test_cart_recommendations_never_repeat_the_cart_and_stay_in_its_venue(
     [section] = response.json()["data"]["cart"]["sections"]
     ids = [i["id"] for i in section["items"]]
     assert section["source"] == "PERSONALISED"
-    assert ids and not {"i031", "i032"} & set(ids)
+    assert ids
+    assert not {"i031", "i032"} & set(ids)
     assert all(i["venueId"] == "v03" for i in section["items"])
     assert "i0101" not in ids  # offered by retrieval from another venue, dropped
 
 
 async def test_category_pages_walk_the_whole_list_without_overlap(gateway: Gateway) -> None:
     query = (
-        "query($loc: LocationInput!, $after: String) { category(slug: \"pizza\", "
+        'query($loc: LocationInput!, $after: String) { category(slug: "pizza", '
         "location: $loc, first: 4, after: $after) { category { slug name } venues { totalCount "
         "edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage endCursor } } } }"
     )
