@@ -34,7 +34,7 @@ browser:
 demo: setup
 	$(PY) -m gateway demo
 
-test: setup browser
+test: setup browser lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: $(VENV)/.synced
