@@ -138,17 +138,17 @@ def demo(
         _wait_healthy([f"http://127.0.0.1:{p}/healthz" for p in DEMO_PORTS.values()], timeout_s=120)
         _check_config()
         bearer = mint_token(user, secret)
-        console.print(
-            f"\n[bold green]Personalisation gateway demo[/bold green]\n"
+        # Plain echo, not rich: the token must stay on one line to be copy-pasteable.
+        typer.echo(
+            f"\nPersonalisation gateway demo\n"
             f"  GraphQL:  http://127.0.0.1:{port}/graphql\n"
             f"  GraphiQL: http://127.0.0.1:{port}/graphql (open in a browser)\n"
             f"  Metrics:  http://127.0.0.1:{port}/metrics\n\n"
             f"Request header for user {user} (more: python -m gateway token USER_ID):\n"
             f'  {{"Authorization": "Bearer {bearer}"}}\n\n'
-            "Try: query { discovery(location: {lat: 60.1699, lon: 24.9384}) "
+            "Try: { discovery(location: {lat: 60.1699, lon: 24.9384}) "
             "{ degraded sections { title source } } }\n"
-            "Ctrl-C stops everything.\n",
-            highlight=False,
+            "Ctrl-C stops everything.\n"
         )
         uvicorn.run(
             "gateway.app:create_app",
