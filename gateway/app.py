@@ -21,8 +21,7 @@ from typing import Any
 import httpx
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.fastapi import GraphQLRouter
@@ -31,6 +30,7 @@ from clients.registry import Backends, open_backends
 from gateway.auth import AuthError, viewer_from_authorization
 from gateway.extensions import DebugTimings, code_errors
 from gateway.graphiql import graphiql_html, mount_graphiql_assets
+from gateway.metrics import PrometheusObserver, RequestMetrics, render_metrics
 from gateway.settings import Settings, get_settings
 from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
 from resolvers.plans import Plans
@@ -133,7 +133,8 @@ def gateway_schema() -> Any:
     would only grow the heap (and the garbage collector's pauses) in tests.
     """
     return build_schema(
-        [_parser_cache, _validation_cache, DebugTimings], error_processor=code_errors
+        [_parser_cache, _validation_cache, RequestMetrics, DebugTimings],
+        error_processor=code_errors,
     )
 
 
@@ -158,6 +159,7 @@ def create_app(
             settings.cache_config(),
             settings.snapshot_path,
             transports=transports,
+            observer=PrometheusObserver(),
             refresh_interval_s=settings.reference_refresh_s,
             refresh_cities=[m.id for m in runtime.plans.markets],
         ) as backends:
@@ -233,7 +235,8 @@ def create_app(
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        body, content_type = render_metrics()
+        return Response(body, media_type=content_type)
 
     app.add_middleware(RequestIdMiddleware)
     return app

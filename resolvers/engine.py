@@ -375,6 +375,11 @@ class PageBuild:
         self._remember(built)
         dedupe_and_limit(built, dedupe_venues=self._services.plans.dedupe_venues)
         degraded = order_failed or any(b.degraded for b in built)
+        trace = self._request.trace
+        trace.surface = self._inputs.surface.value
+        trace.sources = {b.plan.id: b.source.value for b in built}
+        trace.degraded = degraded
+        trace.deadline_exceeded = self._request.deadline.expired
         visible = [
             b for b in built if not (b.hidden or (b.plan.hide_when_empty and not b.entities))
         ]

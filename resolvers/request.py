@@ -33,9 +33,13 @@ class PageTrace:
     """
 
     started: float = field(default_factory=time.perf_counter)
+    surface: str = "none"
     calls: list[BackendTiming] = field(default_factory=list)
     sections: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    degraded: bool = False
+    deadline_exceeded: bool = False
 
     def record(
         self, backend: str, endpoint: str, started: float, cache: CacheResult | str, outcome: str

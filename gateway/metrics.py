@@ -1,0 +1,149 @@
+"""Prometheus metrics (``pgw_*``), correct with several uvicorn workers.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (as the Kubernetes manifests do), prometheus-client
+writes each worker's samples to memory-mapped files there and ``/metrics`` aggregates all
+workers; without it, the process's own registry is served. The directory must be empty when
+the first worker starts (an ``emptyDir`` in Kubernetes).
+
+Backend metrics arrive through the clients' ``CallObserver`` hook; request and section
+metrics from the ``RequestMetrics`` extension, which reads the page traces the resolvers
+fill in.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+from strawberry.extensions import SchemaExtension
+
+from clients.breaker import BreakerState
+from clients.errors import CallOutcome
+from clients.results import CacheResult
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 1.0, 2.5)
+
+GRAPHQL_REQUESTS = Counter(
+    "pgw_graphql_requests_total",
+    "GraphQL operations by outcome (ok, degraded, client_error, error).",
+    ["operation", "surface", "outcome"],
+)
+GRAPHQL_DURATION = Histogram(
+    "pgw_graphql_request_duration_seconds",
+    "Time to execute a GraphQL operation, from parse to result.",
+    ["operation", "surface"],
+    buckets=LATENCY_BUCKETS,
+)
+BACKEND_REQUESTS = Counter(
+    "pgw_backend_requests_total",
+    "Backend calls by outcome (ok, timeout, error, malformed, circuit_open, rejected).",
+    ["backend", "endpoint", "outcome"],
+)
+BACKEND_DURATION = Histogram(
+    "pgw_backend_request_duration_seconds",
+    "Backend call latency as the gateway saw it, cache hits included.",
+    ["backend", "endpoint"],
+    buckets=LATENCY_BUCKETS,
+)
+BACKEND_RETRIES = Counter("pgw_backend_retries_total", "Retried backend attempts.", ["backend"])
+CIRCUIT_STATE = Gauge(
+    "pgw_circuit_state",
+    "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.",
+    ["backend"],
+    multiprocess_mode="max",
+)
+SECTION_SOURCE = Counter(
+    "pgw_section_source_total",
+    "Sections served, by where their content came from (the fallback rate).",
+    ["surface", "section", "source"],
+)
+CACHE_REQUESTS = Counter(
+    "pgw_cache_requests_total",
+    "Response cache lookups by result (hit, miss, stale).",
+    ["cache", "result"],
+)
+DEADLINE_EXCEEDED = Counter(
+    "pgw_deadline_exceeded_total",
+    "Pages whose deadline had passed by the time they were assembled.",
+    ["surface"],
+)
+
+_CACHE_RESULTS = {CacheResult.HIT: "hit", CacheResult.MISS: "miss", CacheResult.STALE: "stale"}
+
+
+class PrometheusObserver:
+    """The clients' ``CallObserver``: one counter increment and one observation per call."""
+
+    def on_call(
+        self,
+        backend: str,
+        endpoint: str,
+        outcome: CallOutcome,
+        duration_s: float,
+        cache: CacheResult,
+        attempts: int,
+    ) -> None:
+        BACKEND_REQUESTS.labels(backend, endpoint, outcome).inc()
+        BACKEND_DURATION.labels(backend, endpoint).observe(duration_s)
+        result = _CACHE_RESULTS.get(cache)
+        if result is not None:
+            CACHE_REQUESTS.labels(backend, result).inc()
+
+    def on_retry(self, backend: str, endpoint: str) -> None:
+        BACKEND_RETRIES.labels(backend).inc()
+
+    def on_breaker_state(self, backend: str, state: BreakerState) -> None:
+        CIRCUIT_STATE.labels(backend).set(int(state))
+
+
+def _outcome(result: Any, degraded: bool) -> str:
+    errors = getattr(result, "errors", None) or []
+    codes = {(e.extensions or {}).get("code") for e in errors}
+    if "INTERNAL_SERVER_ERROR" in codes:
+        return "error"
+    if errors:
+        return "client_error"
+    return "degraded" if degraded else "ok"
+
+
+class RequestMetrics(SchemaExtension):
+    """Counts and times each operation, and records every section's source."""
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        context = self.execution_context.context
+        viewer = getattr(context, "viewer", None)
+        traces = list(getattr(viewer, "traces", ()))
+        surface = traces[0].surface if traces else "none"
+        operation = self.execution_context.operation_name or "anonymous"
+        GRAPHQL_DURATION.labels(operation, surface).observe(time.perf_counter() - started)
+        degraded = any(t.degraded for t in traces)
+        outcome = _outcome(self.execution_context.result, degraded)
+        GRAPHQL_REQUESTS.labels(operation, surface, outcome).inc()
+        for trace in traces:
+            for section, source in trace.sources.items():
+                SECTION_SOURCE.labels(trace.surface, section, source).inc()
+            if trace.deadline_exceeded:
+                DEADLINE_EXCEEDED.labels(trace.surface).inc()
+
+
+def render_metrics() -> tuple[bytes, str]:
+    """The exposition for ``/metrics``, aggregated over workers in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,64 @@
+"""With several uvicorn workers, /metrics still counts every request exactly once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.live import ROOT, free_port, wait_healthy
+
+pytestmark = pytest.mark.e2e
+
+BAD = {
+    "query": 'query Bad { category(slug: "nope", location: {lat: 60.17, lon: 24.94}) { degraded } }'
+}
+
+
+def _count(text: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if (
+                sample.name == "pgw_graphql_requests_total"
+                and sample.labels.get("operation") == "Bad"
+            ):
+                return float(sample.value)
+    return 0.0
+
+
+def test_two_workers_report_one_aggregated_count(tmp_path: Path) -> None:
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+    port = free_port()
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "PGW_ENVIRONMENT": "test",
+        "PGW_REFERENCE_REFRESH_S": "3600",
+    }
+    log = (tmp_path / "gateway.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(f"{url}/healthz", 60, proc)
+        close = {"Connection": "close"}  # a fresh connection each time: any worker may accept
+        for _ in range(40):
+            assert httpx.post(f"{url}/graphql", json=BAD, headers=close).status_code == 200
+        # whichever worker answers the scrape, it reports all workers' requests
+        counts = {_count(httpx.get(f"{url}/metrics", headers=close).text) for _ in range(8)}
+        assert counts == {40.0}
+        assert len(list(metrics_dir.glob("counter_*.db"))) == 2, "both workers served"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
