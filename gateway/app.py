@@ -30,6 +30,7 @@ from clients.registry import Backends, open_backends
 from gateway.auth import AuthError, viewer_from_authorization
 from gateway.extensions import DebugTimings, code_errors
 from gateway.graphiql import graphiql_html, mount_graphiql_assets
+from gateway.logs import AccessLog, configure_logging, trace_id_from
 from gateway.metrics import PrometheusObserver, RequestMetrics, render_metrics
 from gateway.settings import Settings, get_settings
 from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
@@ -133,7 +134,7 @@ def gateway_schema() -> Any:
     would only grow the heap (and the garbage collector's pauses) in tests.
     """
     return build_schema(
-        [_parser_cache, _validation_cache, RequestMetrics, DebugTimings],
+        [_parser_cache, _validation_cache, RequestMetrics, AccessLog, DebugTimings],
         error_processor=code_errors,
     )
 
@@ -150,6 +151,8 @@ def create_app(
         transports: per-backend httpx transports (tests pass ``httpx.MockTransport``).
     """
     settings = settings or get_settings()
+    secret = settings.jwt_secret.get_secret_value().encode() if settings.jwt_secret else None
+    configure_logging(hash_key=secret)
     runtime = Runtime(settings=settings, plans=load_plans(settings.plans_path))
 
     @contextlib.asynccontextmanager
@@ -198,7 +201,12 @@ def create_app(
             timeout_ms=_timeout_ms(request),
             platform=request.headers.get("x-client-platform"),
         )
-        return GatewayContext(surfaces=surfaces, viewer=viewer, debug=settings.debug)
+        return GatewayContext(
+            surfaces=surfaces,
+            viewer=viewer,
+            debug=settings.debug,
+            trace_id=trace_id_from(request.headers.get("traceparent")),
+        )
 
     router = GatewayRouter(gateway_schema(), context_getter=get_context)
     app.include_router(router, prefix="/graphql")

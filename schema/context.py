@@ -18,6 +18,7 @@ class GatewayContext(BaseContext):
     surfaces: Surfaces
     viewer: Viewer
     debug: bool = False
+    trace_id: str | None = None
     traces: list[tuple[str, PageTrace]] = field(default_factory=list)
     log_fields: dict[str, Any] = field(default_factory=dict)
 

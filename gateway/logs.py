@@ -1,0 +1,94 @@
+"""Structured JSON logs: one access line per GraphQL operation, one warning per fallback.
+
+No personal data: the viewer id is logged only as a keyed hash (stable within a deployment,
+so one viewer's requests can be correlated, but not reversible by enumerating user ids),
+and no arguments or locations are logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import structlog
+from strawberry.extensions import SchemaExtension
+
+access_log = structlog.get_logger("gateway.access")
+fallback_log = structlog.get_logger("gateway.fallback")
+
+_HASH_KEY = secrets.token_bytes(16)
+
+
+def configure_logging(*, level: str = "INFO", hash_key: bytes | None = None) -> None:
+    """JSON lines on stdout through the standard library, so uvicorn's logs join them."""
+    global _HASH_KEY
+    if hash_key:
+        _HASH_KEY = hashlib.blake2b(hash_key, digest_size=16).digest()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+
+
+def hash_viewer(user_id: str | None) -> str | None:
+    if user_id is None:
+        return None
+    return hashlib.blake2b(user_id.encode(), key=_HASH_KEY, digest_size=8).hexdigest()
+
+
+def trace_id_from(traceparent: str | None) -> str | None:
+    """The trace id of a W3C ``traceparent`` header (``00-<trace>-<span>-<flags>``)."""
+    if not traceparent:
+        return None
+    parts = traceparent.split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
+
+
+class AccessLog(SchemaExtension):
+    """Logs each operation once it is done, and each fallback's backend and cause."""
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        context = self.execution_context.context
+        viewer = getattr(context, "viewer", None)
+        if viewer is None:
+            return
+        traces = list(viewer.traces)
+        fields: dict[str, Any] = {
+            "request_id": viewer.request_id,
+            "trace_id": getattr(context, "trace_id", None),
+            "operation": self.execution_context.operation_name,
+            "surface": traces[0].surface if traces else None,
+            "viewer": hash_viewer(viewer.user_id),
+            "degraded": any(t.degraded for t in traces),
+            "sources": {k: v for t in traces for k, v in t.sources.items()},
+            "errors": len(getattr(self.execution_context.result, "errors", None) or []),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        for trace in traces:
+            for failure in trace.failures:
+                backend, _, rest = failure.partition(":")
+                endpoint, _, cause = rest.rpartition(":")
+                fallback_log.warning(
+                    "backend failed, section fell back",
+                    request_id=viewer.request_id,
+                    surface=trace.surface,
+                    backend=backend,
+                    endpoint=endpoint,
+                    cause=cause,
+                )
+        access_log.info("graphql", **fields)
