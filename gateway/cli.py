@@ -26,6 +26,8 @@ from resolvers.plans import PlanError
 app = typer.Typer(help="GraphQL personalisation gateway.", no_args_is_help=True)
 schema_app = typer.Typer(help="The GraphQL schema snapshot.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
+config_app = typer.Typer(help="The effective configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 console = Console(stderr=True)
 
 DEMO_PORTS = {
@@ -182,6 +184,39 @@ def schema_export(
 
     out.write_text(export_sdl(), encoding="utf-8")
     console.print(f"wrote {out}")
+
+
+def _mask_url(url: str | None) -> str | None:
+    """A URL with its password replaced, e.g. redis://:secret@host -> redis://:***@host."""
+    if not url:
+        return url
+    parsed = httpx.URL(url)
+    return str(parsed.copy_with(password="***")) if parsed.password else url
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective configuration (PGW_* variables and defaults), secrets masked."""
+    import json
+
+    from gateway.settings import Settings
+    from resolvers.plans import load_plans
+
+    try:
+        settings = Settings()
+        plans = load_plans(settings.plans_path)
+    except (ValidationError, PlanError) as exc:
+        raise _config_error(exc) from None
+    effective = settings.model_dump(mode="json")
+    effective["redis_url"] = _mask_url(settings.redis_url)
+    effective["plans"] = {
+        "reserve_ms": plans.reserve_ms,
+        "surfaces": {
+            name.value: {"budget_ms": p.budget_ms, "sections": [s.id for s in p.sections]}
+            for name, p in plans.surfaces.items()
+        },
+    }
+    typer.echo(json.dumps(effective, indent=2, sort_keys=True))
 
 
 def main() -> None:

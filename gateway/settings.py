@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +19,14 @@ from clients.config import BackendConfig, CacheConfig
 DATA_DIR = Path(__file__).with_name("data")
 
 BACKEND_NAMES = ("catalog", "retrieval", "ranking", "bandit", "popularity")
+
+BACKEND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "catalog": {"base_url": "http://127.0.0.1:8101", "timeout_s": 0.15, "cache_ttl_s": 300},
+    "retrieval": {"base_url": "http://127.0.0.1:8102", "timeout_s": 0.15, "cache_ttl_s": 60},
+    "ranking": {"base_url": "http://127.0.0.1:8103", "timeout_s": 0.15, "cache_ttl_s": 60},
+    "bandit": {"base_url": "http://127.0.0.1:8104", "timeout_s": 0.15},
+    "popularity": {"base_url": "http://127.0.0.1:8105", "timeout_s": 0.15, "cache_ttl_s": 60},
+}
 
 
 class Settings(BaseSettings):
@@ -59,19 +67,22 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_leeway_s: float = Field(default=30.0, ge=0)
 
-    catalog: BackendConfig = BackendConfig(
-        base_url="http://127.0.0.1:8101", timeout_s=0.15, cache_ttl_s=300
-    )
-    retrieval: BackendConfig = BackendConfig(
-        base_url="http://127.0.0.1:8102", timeout_s=0.15, cache_ttl_s=60
-    )
-    ranking: BackendConfig = BackendConfig(
-        base_url="http://127.0.0.1:8103", timeout_s=0.15, cache_ttl_s=60
-    )
-    bandit: BackendConfig = BackendConfig(base_url="http://127.0.0.1:8104", timeout_s=0.15)
-    popularity: BackendConfig = BackendConfig(
-        base_url="http://127.0.0.1:8105", timeout_s=0.15, cache_ttl_s=60
-    )
+    catalog: BackendConfig = BackendConfig(**BACKEND_DEFAULTS["catalog"])
+    retrieval: BackendConfig = BackendConfig(**BACKEND_DEFAULTS["retrieval"])
+    ranking: BackendConfig = BackendConfig(**BACKEND_DEFAULTS["ranking"])
+    bandit: BackendConfig = BackendConfig(**BACKEND_DEFAULTS["bandit"])
+    popularity: BackendConfig = BackendConfig(**BACKEND_DEFAULTS["popularity"])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_backend_defaults(cls, data: Any) -> Any:
+        """``PGW_RANKING__TIMEOUT_S=0.1`` alone changes the timeout, not the whole backend."""
+        if isinstance(data, dict):
+            for name in BACKEND_NAMES:
+                given = data.get(name)
+                if isinstance(given, dict):
+                    data[name] = {**BACKEND_DEFAULTS[name], **given}
+        return data
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> Settings:

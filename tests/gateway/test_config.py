@@ -1,0 +1,65 @@
+"""Configuration: validated at start-up, errors name the setting, secrets never printed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway.cli import app
+from gateway.settings import Settings
+from resolvers.plans import PlanError, load_plans
+
+runner = CliRunner()
+
+
+def test_config_show_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGW_JWT_SECRET", "very-secret-signing-key")
+    monkeypatch.setenv("PGW_REDIS_URL", "redis://:hunter2@redis.internal:6379/0")
+    result = runner.invoke(app, ["config", "show"])
+    assert result.exit_code == 0, result.output
+    assert "very-secret" not in result.output
+    assert "hunter2" not in result.output
+    shown = json.loads(result.output)
+    assert shown["jwt_secret"] == "**********"
+    assert shown["redis_url"] == "redis://:***@redis.internal:6379/0"
+    assert shown["plans"]["surfaces"]["discovery"]["budget_ms"] == 300
+
+
+def test_one_nested_variable_changes_one_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGW_RANKING__TIMEOUT_S", "0.09")
+    settings = Settings()
+    assert settings.ranking.timeout_s == 0.09
+    assert settings.ranking.base_url == "http://127.0.0.1:8103"
+    assert settings.ranking.cache_ttl_s == 60
+
+
+def test_invalid_variable_is_named_and_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGW_RANKING__TIMEOUT_S", "fast")
+    result = runner.invoke(app, ["config", "show"])
+    assert result.exit_code == 2
+    assert "PGW_RANKING__TIMEOUT_S" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_production_refuses_debug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGW_ENVIRONMENT", "production")
+    monkeypatch.setenv("PGW_DEBUG", "true")
+    with pytest.raises(ValueError, match="PGW_DEBUG"):
+        Settings()
+
+
+def test_invalid_plans_name_the_offending_path(tmp_path: Path) -> None:
+    shipped = Path("gateway/data/plans.yaml").read_text(encoding="utf-8")
+    broken = tmp_path / "plans.yaml"
+    broken.write_text(shipped.replace("strategy: for_you", "strategy: for_me"), encoding="utf-8")
+    with pytest.raises(PlanError, match=r"surfaces\.discovery\.sections\.2\.content\.strategy"):
+        load_plans(broken)
+    broken.write_text(
+        shipped.replace("fallback: [popular, stale, default]", "fallback: [popular, stale]", 1),
+        encoding="utf-8",
+    )
+    with pytest.raises(PlanError, match="must end with 'default'"):
+        load_plans(broken)
