@@ -30,6 +30,9 @@ from typing import Any, Self, TypeVar
 import httpx
 import orjson
 import pydantic
+from opentelemetry import trace
+from opentelemetry.propagate import inject
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import BaseModel
 from tenacity import RetryCallState
 
@@ -55,6 +58,7 @@ __all__ = ["DEFAULT_RESERVE_S", "BackendClient", "fingerprint", "map_backend_err
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
 
+_tracer = trace.get_tracer("pgw.clients")
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({429, 503})
@@ -218,7 +222,7 @@ class BackendClient:
         cache_key: str | None = None,
         reserve_s: float = DEFAULT_RESERVE_S,
     ) -> Fetched[M]:
-        """Call the backend and validate the answer with ``model``.
+        """Call the backend and validate the answer with ``model``, in its own span.
 
         Args:
             endpoint: logical endpoint name for errors and metrics (``rank``).
@@ -241,6 +245,40 @@ class BackendClient:
         Raises:
             BackendError: the call failed and no stale entry could stand in.
         """
+        with _tracer.start_as_current_span(
+            f"{self.name} {endpoint}",
+            kind=SpanKind.CLIENT,
+            attributes={"pgw.backend": self.name, "pgw.endpoint": endpoint},
+        ):
+            return await self._call(
+                endpoint,
+                method,
+                path,
+                model,
+                deadline,
+                json=json,
+                params=params,
+                headers=headers,
+                idempotent=idempotent,
+                cache_key=cache_key,
+                reserve_s=reserve_s,
+            )
+
+    async def _call(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        model: type[M],
+        deadline: Deadline,
+        *,
+        json: BaseModel | None,
+        params: Mapping[str, str | int] | None,
+        headers: Mapping[str, str] | None,
+        idempotent: bool,
+        cache_key: str | None,
+        reserve_s: float,
+    ) -> Fetched[M]:
         self._ensure_open()
         started = time.perf_counter()
         ttl = self.config.cache_ttl_s
@@ -428,6 +466,8 @@ class BackendClient:
         if budget <= 0:
             raise BackendTimeout(self.name, endpoint, "no time left in the deadline")
         permit = self.breaker.before_call(endpoint)
+        headers = dict(headers)
+        inject(headers)  # W3C traceparent of the current span, when tracing is on
         try:
             with map_backend_errors(self.name, endpoint):
                 async with asyncio.timeout(budget):
@@ -480,6 +520,18 @@ class BackendClient:
         attempts: int,
     ) -> float:
         elapsed = time.perf_counter() - started
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    "pgw.outcome": outcome,
+                    "pgw.cache": cache.value,
+                    "pgw.attempts": attempts,
+                    "pgw.retries": max(attempts - 1, 0),
+                }
+            )
+            if outcome != "ok":
+                span.set_status(Status(StatusCode.ERROR, outcome))
         try:
             self.observer.on_call(self.name, endpoint, outcome, elapsed, cache, attempts)
         except Exception:  # pragma: no cover - an observer must never fail a call

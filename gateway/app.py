@@ -33,6 +33,7 @@ from gateway.graphiql import graphiql_html, mount_graphiql_assets
 from gateway.logs import AccessLog, configure_logging, trace_id_from
 from gateway.metrics import PrometheusObserver, RequestMetrics, render_metrics
 from gateway.settings import Settings, get_settings
+from gateway.tracing import OperationSpan, configure_tracing
 from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
 from resolvers.plans import Plans
 from schema import GatewayContext, build_schema
@@ -134,7 +135,14 @@ def gateway_schema() -> Any:
     would only grow the heap (and the garbage collector's pauses) in tests.
     """
     return build_schema(
-        [_parser_cache, _validation_cache, RequestMetrics, AccessLog, DebugTimings],
+        [
+            OperationSpan,
+            _parser_cache,
+            _validation_cache,
+            RequestMetrics,
+            AccessLog,
+            DebugTimings,
+        ],
         error_processor=code_errors,
     )
 
@@ -153,6 +161,7 @@ def create_app(
     settings = settings or get_settings()
     secret = settings.jwt_secret.get_secret_value().encode() if settings.jwt_secret else None
     configure_logging(hash_key=secret)
+    configure_tracing()
     runtime = Runtime(settings=settings, plans=load_plans(settings.plans_path))
 
     @contextlib.asynccontextmanager

@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from opentelemetry import trace
+
 from clients.contracts import (
     CandidatesRequest,
     CandidatesResponse,
@@ -44,6 +46,8 @@ from resolvers.request import PageRequest
 from resolvers.stale import StaleSections
 
 T = TypeVar("T")
+
+_tracer = trace.get_tracer("pgw.resolvers")
 
 STEP_SOURCE: dict[FallbackStep, ContentSource] = {
     FallbackStep.RANKED: ContentSource.PERSONALISED,
@@ -516,6 +520,35 @@ class PageBuild:
         return _Step(self._banner_arms(), {})
 
     async def _assemble(
+        self,
+        section: SectionPlan,
+        candidates: Fetched[CandidatesResponse] | BackendError | None,
+        ranking: Fetched[RankResponse] | BackendError | None,
+        decision: Fetched[DecideResponse] | BackendError | None,
+        popular: _Step | None,
+    ) -> BuiltSection:
+        """The section, in a span saying where its content came from.
+
+        Backend calls are shared between sections, so they are the page's children, not
+        a section's; the section span covers choosing and hydrating its content.
+        """
+        with _tracer.start_as_current_span(
+            f"section {section.id}",
+            attributes={"pgw.surface": self._inputs.surface.value, "pgw.section": section.id},
+        ) as span:
+            built = await self._walk_chain(section, candidates, ranking, decision, popular)
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "pgw.source": built.source.value,
+                        "pgw.step": self._request.trace.sections.get(section.id, ""),
+                        "pgw.degraded": built.degraded,
+                        "pgw.items": len(built.entities),
+                    }
+                )
+            return built
+
+    async def _walk_chain(
         self,
         section: SectionPlan,
         candidates: Fetched[CandidatesResponse] | BackendError | None,

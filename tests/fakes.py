@@ -165,6 +165,8 @@ class FakeBackends:
         return {name: httpx.MockTransport(r.async_handler) for name, r in self.routers.items()}
 
     def fail(self, backend: str, failure: str | None, *, status: int = 500) -> None:
+        if failure is not None and failure not in FAILURES:
+            raise ValueError(f"unknown failure {failure!r}; one of {FAILURES}")
         self.behaviour[backend] = Behaviour(
             failure=failure, delay_s=self.behaviour[backend].delay_s, status=status
         )
@@ -194,7 +196,9 @@ class FakeBackends:
         async def side_effect(request: httpx.Request, **kwargs: Any) -> httpx.Response:
             self.calls[name] += 1
             body = json.loads(request.content) if request.content else {}
-            self.requests[name].append({"path": request.url.path, "body": body})
+            self.requests[name].append(
+                {"path": request.url.path, "body": body, "headers": dict(request.headers)}
+            )
             behaviour = self.behaviour[name]
             if behaviour.delay_s:
                 await asyncio.sleep(behaviour.delay_s)

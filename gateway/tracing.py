@@ -1,0 +1,88 @@
+"""OpenTelemetry: a span per GraphQL operation, per section and per backend call.
+
+Off by default. Turned on by the standard variables: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) with ``OTEL_TRACES_EXPORTER`` unset or ``otlp``;
+``OTEL_SDK_DISABLED=true`` wins. The OTLP/HTTP exporter reads the rest of its ``OTEL_*``
+configuration (headers, timeouts, service name via ``OTEL_SERVICE_NAME``) itself. The
+incoming W3C ``traceparent`` is the parent of the operation span, and every backend call
+carries its own ``traceparent`` onward (``clients/base.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.propagate import extract
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from strawberry.extensions import SchemaExtension
+
+_tracer = trace.get_tracer("pgw.gateway")
+
+
+def tracing_requested() -> bool:
+    """Whether the ``OTEL_*`` environment asks for traces to be exported."""
+    if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return False
+    if os.environ.get("OTEL_TRACES_EXPORTER", "otlp").lower() != "otlp":
+        return False
+    return bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+
+
+_configured = False
+
+
+def configure_tracing() -> bool:
+    """Install an OTLP-exporting tracer provider once, if requested; returns whether it is."""
+    global _configured
+    if _configured or not tracing_requested():
+        return _configured
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "pgw")})
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    _configured = True
+    return True
+
+
+class OperationSpan(SchemaExtension):
+    """The request's span: child of the caller's ``traceparent``, parent of everything."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        request = getattr(context, "request", None)
+        parent = extract(dict(request.headers)) if request is not None else None
+        token = otel_context.attach(parent) if parent is not None else None
+        try:
+            with _tracer.start_as_current_span("graphql", kind=SpanKind.SERVER) as span:
+                yield
+                if span.is_recording():
+                    name = self.execution_context.operation_name or "anonymous"
+                    span.update_name(f"graphql {name}")
+                    viewer = getattr(context, "viewer", None)
+                    traces = list(getattr(viewer, "traces", ()))
+                    errors = getattr(self.execution_context.result, "errors", None) or []
+                    span.set_attributes(
+                        {
+                            "graphql.operation.name": name,
+                            "pgw.request_id": getattr(viewer, "request_id", ""),
+                            "pgw.surface": traces[0].surface if traces else "none",
+                            "pgw.degraded": any(t.degraded for t in traces),
+                            "pgw.errors": len(errors),
+                        }
+                    )
+                    if errors:
+                        span.set_status(Status(StatusCode.ERROR, "graphql errors"))
+        finally:
+            if token is not None:
+                otel_context.detach(token)
