@@ -402,10 +402,10 @@ class TestLifetime:
         route = router.post("/v1/candidates").mock(return_value=json_response(OK))
         async with retrieval(router, cache) as client:
             await client.candidates(
-                candidates_request(), Deadline.after(1), headers={"traceparent": "00-abc-01"}
+                candidates_request(), Deadline.after(1), headers={"x-request-id": "req-1"}
             )
         request = route.calls.last.request
-        assert request.headers["traceparent"] == "00-abc-01"
+        assert request.headers["x-request-id"] == "req-1"
         assert request.headers["content-type"] == "application/json"
         assert CandidatesResponse  # body is validated against the contract elsewhere
 
