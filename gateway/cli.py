@@ -20,12 +20,14 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from gateway.auth import mint_token
+from gateway.contracts import contracts_app
 from gateway.demo_secret import demo_secret
 from resolvers.plans import PlanError
 
 app = typer.Typer(help="GraphQL personalisation gateway.", no_args_is_help=True)
 schema_app = typer.Typer(help="The GraphQL schema snapshot.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
+app.add_typer(contracts_app, name="contracts")
 config_app = typer.Typer(help="The effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 console = Console(stderr=True)
