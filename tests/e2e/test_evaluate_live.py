@@ -1,0 +1,95 @@
+"""Offline evaluation end to end: held-out orders replayed through a real gateway.
+
+The evaluation gateway is a sibling of the session's one, on the same live backends, with
+venue de-duplication across carousels switched off (a plans file with
+``dedupe_venues: false``): with it on, whichever carousel the bandit puts first takes the
+ordered venue from the others, and the comparison measures section order, not ranking.
+
+Pages are asked for as of each order's local time (``X-Debug-Local-Time``). Until the
+gateway honours that header it builds pages at its wall-clock time, and the time-aware
+ranking is then judged against orders placed at another time of day: at night it loses to
+popularity. Hence the non-strict xfail; remove it once the header is honoured.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.evaluate import evaluate
+from tests.live import ROOT, LiveStack, free_port, wait_healthy
+
+pytestmark = pytest.mark.e2e
+
+PLANS = ROOT / "gateway" / "data" / "plans.yaml"
+
+
+@pytest.fixture(scope="module")
+def undeduped_gateway(live: LiveStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second gateway on the live backends whose carousels may repeat venues."""
+    work = tmp_path_factory.mktemp("evaluate")
+    plans_text = PLANS.read_text(encoding="utf-8")
+    assert "dedupe_venues: true" in plans_text
+    plans = work / "plans.yaml"
+    plans.write_text(plans_text.replace("dedupe_venues: true", "dedupe_venues: false"))
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PGW_ENVIRONMENT": "test",
+        "PGW_DEBUG": "true",
+        "PGW_JWT_SECRET": live.secret,
+        "PGW_PLANS_PATH": str(plans),
+        **{f"PGW_{name.upper()}__BASE_URL": url for name, url in live.backend_urls.items()},
+    }
+    with Path(work / "gateway.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(f"{url}/readyz", 60, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.xfail(
+    strict=False,
+    reason="the gateway builds pages at its wall-clock time until it honours "
+    "X-Debug-Local-Time; at night time-aware ranking loses to popularity",
+)
+def test_personalised_beats_popularity(live: LiveStack, undeduped_gateway: str) -> None:
+    report = evaluate(
+        undeduped_gateway,
+        live.backend_urls["retrieval"],
+        live.secret,
+        limit=150,
+        concurrency=2,
+        replay_local_time=True,
+        include_anonymous=False,
+    )
+    assert report.orders_evaluated >= 140, report.skipped
+    personalised = report.method("personalised")
+    popularity = report.method("popularity")
+    # Calibrated on 150 orders replayed at their own time without de-duplication:
+    # hit-rate 0.85 vs 0.52, NDCG 0.60 vs 0.30 (paired 95% CI about ±0.08).
+    assert personalised.fallback <= 15, "ranking fell back: the gateway was overloaded"
+    assert personalised.hit_rate >= 1.3 * popularity.hit_rate, report
+    assert personalised.hit_rate >= popularity.hit_rate + 0.15, report
+    assert personalised.ndcg >= 1.3 * popularity.ndcg, report
+    assert personalised.ndcg >= popularity.ndcg + 0.1, report
