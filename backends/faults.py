@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -18,7 +19,7 @@ from fastapi.responses import JSONResponse
 
 from clients.contracts import FaultConfig
 
-_EXEMPT_PREFIXES = ("/_faults", "/healthz")
+_EXEMPT_PREFIXES = ("/_faults", "/healthz", "/_debug")
 
 
 class FaultState:
@@ -31,6 +32,8 @@ class FaultState:
     def __init__(self, seed: int = 0) -> None:
         self.config: FaultConfig | None = None
         self.rng = random.Random(seed)
+        # (path, traceparent) of recent requests: lets tests see the trace a caller sent
+        self.seen: deque[dict[str, str | None]] = deque(maxlen=256)
         self.release = asyncio.Event()
 
     def set(self, config: FaultConfig | None) -> None:
@@ -63,6 +66,11 @@ def install_faults(app: FastAPI, service: str, *, seed: int = 0) -> FaultState:
         state.set(None)
         return Response(status_code=204)
 
+    @router.get("/_debug/requests")
+    async def recent_requests() -> list[dict[str, str | None]]:
+        """The most recent requests' paths and W3C ``traceparent`` headers, oldest first."""
+        return list(state.seen)
+
     app.include_router(router)
 
     @app.middleware("http")
@@ -70,7 +78,12 @@ def install_faults(app: FastAPI, service: str, *, seed: int = 0) -> FaultState:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         cfg = state.config
-        if cfg is None or request.url.path.startswith(_EXEMPT_PREFIXES):
+        if request.url.path.startswith(_EXEMPT_PREFIXES):
+            return await call_next(request)
+        state.seen.append(
+            {"path": request.url.path, "traceparent": request.headers.get("traceparent")}
+        )
+        if cfg is None:
             return await call_next(request)
         delay = cfg.latency_ms + (state.rng.uniform(0, cfg.jitter_ms) if cfg.jitter_ms else 0)
         if delay > 0:

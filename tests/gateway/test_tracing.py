@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.gateway.conftest import HELSINKI, Gateway
+from tests.tracing_support import in_memory_spans
 
-_EXPORTER = InMemorySpanExporter()
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 CATEGORY = (
     'query Category($loc: LocationInput!) { category(slug: "pizza", location: $loc, '
@@ -22,13 +20,9 @@ CATEGORY = (
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-        trace.set_tracer_provider(provider)
-    _EXPORTER.clear()
-    yield _EXPORTER
-    _EXPORTER.clear()
+    exporter = in_memory_spans()
+    yield exporter
+    exporter.clear()
 
 
 def _by_name(finished: tuple[ReadableSpan, ...], prefix: str) -> list[ReadableSpan]:
