@@ -109,6 +109,7 @@ async def test_a_failing_backend_is_visible_everywhere(live: LiveStack) -> None:
     assert any(e.get("backend") == "ranking" and e["log_level"] == "warning" for e in logs)
 
     # the backend saw the gateway's trace: the traceparent of the ranking call's span
-    seen = httpx.get(f"{live.backend_urls['ranking']}/_debug/requests").json()
+    async with httpx.AsyncClient() as plain:
+        seen = (await plain.get(f"{live.backend_urls['ranking']}/_debug/requests")).json()
     sent = {f"00-{TRACE_ID}-{s.context.span_id:016x}-01" for s in rank_spans}
     assert sent & {r["traceparent"] for r in seen}

@@ -40,13 +40,15 @@ async def test_spans_follow_the_request_and_reach_the_backends(
     [operation] = _by_name(finished, "graphql")
     assert operation.name == "graphql Category"
     assert format(operation.context.trace_id, "032x") == "4bf92f3577b34da6a3ce929d0e0e4736"
-    assert operation.parent is not None and operation.parent.span_id == 0x00F067AA0BA902B7
+    assert operation.parent is not None
+    assert operation.parent.span_id == 0x00F067AA0BA902B7
     assert operation.attributes["pgw.surface"] == "category"
     assert operation.attributes["pgw.degraded"] is True
 
     [section] = _by_name(finished, "section ")
     assert section.attributes["pgw.source"] == "CANDIDATE_ORDER"
-    assert section.parent is not None and section.parent.span_id == operation.context.span_id
+    assert section.parent is not None
+    assert section.parent.span_id == operation.context.span_id
 
     [rank] = _by_name(finished, "ranking rank")
     assert rank.attributes["pgw.outcome"] == "error"
