@@ -20,7 +20,8 @@ from typing import Any
 
 import httpx
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import ParserCache, ValidationCache
@@ -30,6 +31,7 @@ from clients.registry import Backends, open_backends
 from gateway.auth import AuthError, viewer_from_authorization
 from gateway.extensions import DebugTimings, code_errors
 from gateway.graphiql import graphiql_html, mount_graphiql_assets
+from gateway.limits import Limits, limit_extensions
 from gateway.logs import AccessLog, configure_logging, trace_id_from
 from gateway.metrics import PrometheusObserver, RequestMetrics, render_metrics
 from gateway.settings import Settings, get_settings
@@ -56,14 +58,17 @@ class Runtime:
 
 
 class RequestIdMiddleware:
-    """Stamps each request with an id and its arrival time (the deadline's start).
+    """Stamps each request with an id and its arrival time (the deadline's start), and
+    refuses a body over the size limit with a GraphQL-shaped 413: at once when its length is
+    declared, after reading at most the limit when it is streamed without one.
 
     Pure ASGI rather than ``BaseHTTPMiddleware``: it runs on every request and must cost
     microseconds, not a task and a stream copy.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int | None = None) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,11 +76,26 @@ class RequestIdMiddleware:
             return
         arrived = time.monotonic()
         incoming = None
+        declared: int | None = None
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
-                break
+            elif name == b"content-length" and value.isdigit():
+                declared = int(value)
         request_id = incoming if incoming and REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        limit = self.max_body_bytes
+        if limit is not None and scope.get("method") in ("POST", "PUT", "PATCH"):
+            if declared is None:
+                receive, declared = await _buffered(receive, limit)
+            if declared > limit:
+                response = _graphql_error(
+                    413,
+                    f"The request body is over the {limit} bytes allowed.",
+                    "PAYLOAD_TOO_LARGE",
+                    {"x-request-id": request_id},
+                )
+                await response(scope, receive, send)
+                return
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["arrived"] = arrived
@@ -88,6 +108,31 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+async def _buffered(receive: Receive, limit: int) -> tuple[Receive, int]:
+    """Read a streamed body up to ``limit + 1`` bytes; replay what was read to the app."""
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more and size <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        more = bool(message.get("more_body", False))
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay, size
 
 
 def _timeout_ms(request: Request) -> float | None:
@@ -128,8 +173,8 @@ def _validation_cache() -> ValidationCache:
 
 
 @functools.cache
-def gateway_schema() -> Any:
-    """The executable schema, built once per process.
+def gateway_schema(limits: Limits) -> Any:
+    """The executable schema, built once per process (and set of limits).
 
     It is static, and Strawberry memoises per schema instance, so building one per app
     would only grow the heap (and the garbage collector's pauses) in tests.
@@ -137,6 +182,7 @@ def gateway_schema() -> Any:
     return build_schema(
         [
             OperationSpan,
+            *limit_extensions(limits),
             _parser_cache,
             _validation_cache,
             RequestMetrics,
@@ -217,7 +263,7 @@ def create_app(
             trace_id=trace_id_from(request.headers.get("traceparent")),
         )
 
-    router = GatewayRouter(gateway_schema(), context_getter=get_context)
+    router = GatewayRouter(gateway_schema(settings.limits()), context_getter=get_context)
     app.include_router(router, prefix="/graphql")
     mount_graphiql_assets(app)
 
@@ -229,6 +275,11 @@ def create_app(
             "UNAUTHENTICATED",
             {"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> Response:
+        code = "PAYLOAD_TOO_LARGE" if exc.status_code == 413 else "BAD_REQUEST"
+        return _graphql_error(exc.status_code, str(exc.detail), code, exc.headers or {})
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -255,5 +306,20 @@ def create_app(
         body, content_type = render_metrics()
         return Response(body, media_type=content_type)
 
-    app.add_middleware(RequestIdMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-Request-Timeout-Ms",
+                "X-Request-Id",
+                "traceparent",
+            ],
+            expose_headers=["X-Request-Id"],
+            max_age=600,
+        )
+    app.add_middleware(RequestIdMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -125,6 +125,7 @@ def demo(
         **os.environ,
         "PGW_ENVIRONMENT": "demo",
         "PGW_DEBUG": os.environ.get("PGW_DEBUG", "true"),
+        "PGW_INTROSPECTION": os.environ.get("PGW_INTROSPECTION", "true"),
         "PGW_JWT_SECRET": secret,
     }
     for name, backend_port in DEMO_PORTS.items():
@@ -186,6 +187,53 @@ def schema_export(
 
     out.write_text(export_sdl(), encoding="utf-8")
     console.print(f"wrote {out}")
+
+
+@schema_app.command("check")
+def schema_check(
+    snapshot: Annotated[Path, typer.Option(help="The committed SDL to compare with.")] = Path(
+        "schema/schema.graphql"
+    ),
+    allow_deprecated_removal: Annotated[
+        bool,
+        typer.Option(
+            help="Let fields the snapshot deprecated be removed (dangerous, not breaking)."
+        ),
+    ] = False,
+) -> None:
+    """Compare the live schema with the snapshot; exit 1 on a breaking change.
+
+    Also validates the shipped client operations (schema/operations/) against the live schema.
+    """
+    from rich.markup import escape
+
+    from gateway.schema_check import check, validate_operations
+    from schema import export_sdl
+
+    live = export_sdl()
+    result = check(
+        live,
+        snapshot.read_text(encoding="utf-8"),
+        allow_deprecated_removal=allow_deprecated_removal,
+    )
+    out = Console(soft_wrap=True, highlight=False)
+    for change in result.changes:
+        colour = "red" if change in result.breaking else "yellow"
+        out.print(f"[{colour}]{escape(str(change))}[/{colour}]")
+    broken = validate_operations(live)
+    for name, errors in broken.items():
+        for error in errors:
+            out.print(f"[red]{escape(f'[breaking] shipped operation {name}: {error}')}[/red]")
+    if not result.identical and result.ok:
+        out.print(f"{snapshot} differs from the live schema: run `make schema` and commit it")
+    summary = (
+        f"{len(result.breaking)} breaking, {len(result.dangerous)} dangerous change(s); "
+        f"{len(broken)} shipped operation(s) broken"
+    )
+    if not result.ok or broken:
+        out.print(f"[red]schema check failed: {summary}[/red]")
+        raise typer.Exit(code=1)
+    out.print(f"[green]schema check passed: {summary}[/green]")
 
 
 def _mask_url(url: str | None) -> str | None:

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clients.config import BackendConfig, CacheConfig
+from gateway.limits import Limits
 
 DATA_DIR = Path(__file__).with_name("data")
 
@@ -60,6 +61,18 @@ class Settings(BaseSettings):
         default=False, description="Show backend timings and fallbacks in response extensions."
     )
 
+    introspection: bool = Field(
+        default=False, description="Allow schema introspection (on in the demo, for GraphiQL)."
+    )
+    max_query_depth: int = Field(default=12, ge=2, le=50)
+    max_aliases: int = Field(default=20, ge=0, le=500)
+    max_tokens: int = Field(default=4000, ge=100, le=100_000)
+    max_root_fields: int = Field(default=4, ge=1, le=20)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call from a browser (CORS)."
+    )
+
     jwt_secret: SecretStr | None = Field(
         default=None, description="HS256 shared secret verifying bearer tokens."
     )
@@ -92,6 +105,15 @@ class Settings(BaseSettings):
 
     def backend_configs(self) -> dict[str, BackendConfig]:
         return {name: getattr(self, name) for name in BACKEND_NAMES}
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_depth=self.max_query_depth,
+            max_aliases=self.max_aliases,
+            max_tokens=self.max_tokens,
+            max_root_fields=self.max_root_fields,
+            introspection=self.introspection,
+        )
 
     def cache_config(self) -> CacheConfig:
         return CacheConfig(redis_url=self.redis_url, namespace=self.cache_namespace)

@@ -114,6 +114,7 @@ def live_stack(log_dir: Path, extra_env: dict[str, str] | None = None) -> Iterat
             **env,
             "PGW_ENVIRONMENT": "test",
             "PGW_DEBUG": "true",
+            "PGW_INTROSPECTION": "true",
             "PGW_JWT_SECRET": SECRET,
             **{f"PGW_{name.upper()}__BASE_URL": url for name, url in urls.items()},
             **(extra_env or {}),
