@@ -623,3 +623,30 @@ def test_a_broken_source_file_renders_but_fails_validation(
     deployment.write_text(text.replace(old, new, 1), encoding="utf-8")
     errors = schema_errors(render(base), K8S_VERSIONS[0])
     assert any(error in e for e in errors), errors
+
+
+# ---------------------------------------------------------------- docs/operations.md
+
+
+def _is_setting(path: list[str]) -> bool:
+    model: Any = Settings
+    for part in path:
+        field = model.model_fields.get(part.lower()) if model is not None else None
+        if field is None:
+            return False
+        model = field.annotation if hasattr(field.annotation, "model_fields") else None
+    return True
+
+
+def test_settings_named_in_the_operations_guide_exist() -> None:
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"\bPGW_([A-Z0-9_]*[A-Z0-9])\b", text))
+    assert named
+    unknown = sorted(n for n in named if not _is_setting(n.split("__")))
+    assert unknown == []
+    # The per-backend table names fields without the PGW_<BACKEND>__ prefix.
+    table = text[text.index("### Per-backend settings") : text.index("Guidance:")]
+    fields = set(re.findall(r"^\| `([A-Z_]+(?:__[A-Z_]+)?)`", table, re.M))
+    fields |= set(re.findall(r"/ `([A-Z_]+__[A-Z_]+)`", table))
+    assert len(fields) >= 12, fields
+    assert sorted(f for f in fields if not _is_setting(["catalog", *f.split("__")])) == []
