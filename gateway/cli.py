@@ -236,6 +236,40 @@ def schema_check(
     out.print(f"[green]schema check passed: {summary}[/green]")
 
 
+@app.command()
+def evaluate(
+    gateway_url: Annotated[str, typer.Option(help="The running gateway.")] = (
+        "http://127.0.0.1:8000"
+    ),
+    retrieval_url: Annotated[
+        str,
+        typer.Option(
+            envvar="PGW_RETRIEVAL__BASE_URL", help="Retrieval backend (serves the hold-out)."
+        ),
+    ] = "http://127.0.0.1:8102",
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Held-out orders.")] = 500,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Pages in flight; the demo backends keep up with ~2.")
+    ] = 2,
+    replay_local_time: Annotated[
+        bool,
+        typer.Option(help="Build each page as of the order's time (X-Debug-Local-Time)."),
+    ] = True,
+) -> None:
+    """Replay held-out demo orders: hit-rate@10 and NDCG@10 of For you vs popularity."""
+    from gateway.evaluate import main as run_evaluation
+
+    raise typer.Exit(
+        code=run_evaluation(
+            gateway_url,
+            retrieval_url,
+            limit=limit,
+            concurrency=concurrency,
+            replay_local_time=replay_local_time,
+        )
+    )
+
+
 def _mask_url(url: str | None) -> str | None:
     """A URL with its password replaced, e.g. redis://:secret@host -> redis://:***@host."""
     if not url:
