@@ -1,0 +1,257 @@
+"""The unit tests' stubs cannot drift from the contract: proven, not assumed.
+
+* Every route of the respx fakes (``tests/fakes.py``) is driven — with each pact request and
+  with requests over the fakes' own world — and each answer is validated with the contract
+  model and the same semantic checks the provider verification applies to real backends.
+* Every respx/httpx stub body written in ``tests/clients`` and ``tests/gateway`` is either
+  built from a contract model (``json_response(model)`` / ``model.model_dump()``), or is a
+  literal that validates against a contract model, or sits in a test about malformed bodies.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from clients.contracts import (
+    BannersBatch,
+    BrandsBatch,
+    CandidatesRequest,
+    CandidatesResponse,
+    CategoriesResponse,
+    DecideRequest,
+    DecideResponse,
+    EntityKind,
+    ItemsBatch,
+    Location,
+    PopularResponse,
+    RankRequest,
+    RankResponse,
+    RequestContext,
+    RetrievalStrategy,
+    Surface,
+    VenuesBatch,
+)
+from gateway.contracts import BACKENDS, Interaction, check_semantics, load_interactions
+from tests.fakes import FakeBackends
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTEXT = RequestContext(
+    location=Location(lat=60.1699, lon=24.9384),
+    local_time="2026-01-05T12:30:00+02:00",
+    city="helsinki",
+)
+
+
+def _interaction(
+    backend: str, method: str, path: str, body: Any = None, query: dict[str, str] | None = None
+) -> Interaction:
+    if isinstance(body, BaseModel):
+        body = json.loads(body.model_dump_json())
+    return Interaction(
+        provider=backend,
+        description=f"{method} {path}",
+        states=(),
+        method=method,
+        path=path,
+        query={k: [v] for k, v in (query or {}).items()},
+        body=body,
+        status=200,
+    )
+
+
+def _world_requests(fakes: FakeBackends) -> list[Interaction]:
+    world = fakes.world
+    venues, items = sorted(world.venues), sorted(world.items)
+    found: list[Interaction] = []
+    for kind, ids in [
+        ("venues", [*venues[:5], "v38", "v39", "nope"]),
+        ("items", [*items[:5], "nope"]),
+        ("brands", [*sorted(world.brands), "nope"]),
+        ("banners", [*sorted(world.banners), "nope"]),
+    ]:
+        found.append(_interaction("catalog", "POST", f"/v1/{kind}:batchGet", {"ids": ids}))
+    found.append(_interaction("catalog", "GET", "/v1/categories", query={"city": "helsinki"}))
+    found.append(_interaction("catalog", "GET", "/v1/banners", query={"city": "helsinki"}))
+    for strategy in RetrievalStrategy:
+        for user in (None, "u0001"):
+            req = CandidatesRequest(
+                surface=Surface.DISCOVERY,
+                strategy=strategy,
+                user_id=user,
+                location=CONTEXT.location,
+                category="pizza",
+                venue_id="v03",
+                cart_item_ids=["i031"],
+                limit=7,
+            )
+            found.append(_interaction("retrieval", "POST", "/v1/candidates", req))
+    for kind, ids in [
+        (EntityKind.VENUE, venues),
+        (EntityKind.ITEM, items[:12]),
+        (EntityKind.BRAND, sorted(world.brands)),
+        (EntityKind.CATEGORY, [c.slug for c in world.categories]),
+        (EntityKind.VENUE, []),
+    ]:
+        req_r = RankRequest(
+            surface=Surface.DISCOVERY, kind=kind, context=CONTEXT, candidate_ids=ids
+        )
+        found.append(_interaction("ranking", "POST", "/v1/rank", req_r))
+    for arms in (["a"], ["for_you", "order_again", "brands"]):
+        req_d = DecideRequest(decision_point="discovery.section_order", arms=arms, context=CONTEXT)
+        found.append(_interaction("bandit", "POST", "/v1/decide", req_d))
+    for scope, key, kind in [
+        ("city", "helsinki", "venue"),
+        ("city", "helsinki", "brand"),
+        ("city", "helsinki", "category"),
+        ("category", "helsinki:pizza", "venue"),
+        ("venue", "v03", "item"),
+        ("venue", "nope", "item"),
+    ]:
+        query = {"scope": scope, "key": key, "kind": kind, "limit": "100"}
+        found.append(_interaction("popularity", "GET", "/v1/popular", query=query))
+    return found
+
+
+def _pact_requests() -> list[Interaction]:
+    return [i for b in BACKENDS for i in load_interactions(b) if 200 <= i.status < 300]
+
+
+FAKES = FakeBackends()
+CASES = _world_requests(FAKES) + _pact_requests()
+MODELS: dict[str, type[BaseModel]] = {
+    "/v1/candidates": CandidatesResponse,
+    "/v1/rank": RankResponse,
+    "/v1/decide": DecideResponse,
+    "/v1/popular": PopularResponse,
+    "/v1/venues:batchGet": VenuesBatch,
+    "/v1/items:batchGet": ItemsBatch,
+    "/v1/brands:batchGet": BrandsBatch,
+    "/v1/banners:batchGet": BannersBatch,
+    "/v1/categories": CategoriesResponse,
+    "/v1/banners": BannersBatch,
+}
+
+
+async def test_every_fake_route_is_exercised() -> None:
+    """The cases below reach every route of the fakes the gateway calls (rewards: never)."""
+    fakes = FakeBackends()
+    for case in CASES:
+        async with httpx.AsyncClient(
+            transport=fakes.transports[case.provider], base_url=f"http://{case.provider}.test"
+        ) as client:
+            await client.request(
+                case.method,
+                case.path,
+                params=[(k, v) for k, vs in case.query.items() for v in vs],
+                json=case.body,
+            )
+    uncalled = [
+        f"{name}: {route!r}"
+        for name, router in fakes.routers.items()
+        for route in router.routes
+        if not route.called and "rewards" not in repr(route)
+    ]
+    assert not uncalled, uncalled
+    assert {c.path for c in CASES} == set(MODELS)
+
+
+# Known drift of the fakes from the contract, kept visible: strict, so fixing the fake makes
+# this fail until the marker goes. The popularity fake ignores ``limit`` (tests/fakes.py).
+FAKE_IGNORES_POPULAR_LIMIT = pytest.mark.xfail(
+    strict=True, reason="tests/fakes.py: the popularity fake does not cut its list to `limit`"
+)
+
+
+def _param(n: int, case: Interaction) -> Any:
+    small_limit = case.path == "/v1/popular" and int(case.query["limit"][0]) < 20
+    marks = [FAKE_IGNORES_POPULAR_LIMIT] if small_limit else []
+    return pytest.param(case, id=f"{case.provider}:{case.path}:{n}", marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(n, c) for n, c in enumerate(CASES)])
+async def test_fake_answers_are_contract_valid(case: Interaction) -> None:
+    fakes = FakeBackends()
+    async with httpx.AsyncClient(
+        transport=fakes.transports[case.provider], base_url=f"http://{case.provider}.test"
+    ) as client:
+        response = await client.request(
+            case.method,
+            case.path,
+            params=[(k, v) for k, vs in case.query.items() for v in vs],
+            json=case.body,
+        )
+    body = response.json()
+    MODELS[case.path].model_validate(body)  # raises on drift
+    assert check_semantics(case, response.status_code, body) == []
+
+
+# -- hand-written stubs in the unit tests ----------------------------------------------------------
+
+STUB_DIRS = [ROOT / "tests" / "clients", ROOT / "tests" / "gateway"]
+DELIBERATE = ("malformed", "wrong_shape", "wrong-shape", "invalid", "garbage")
+
+
+def _stub_bodies() -> list[tuple[str, str, ast.expr]]:
+    """``(where, enclosing function, json=…)`` of every 2xx ``httpx.Response`` built by hand."""
+    found: list[tuple[str, str, ast.expr]] = []
+    for directory in STUB_DIRS:
+        for path in sorted(directory.glob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for func in ast.walk(tree):
+                if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                for node in ast.walk(func):
+                    if not (
+                        isinstance(node, ast.Call)
+                        and isinstance(node.func, ast.Attribute)
+                        and node.func.attr == "Response"
+                        and node.args
+                        and isinstance(node.args[0], ast.Constant)
+                        and isinstance(node.args[0].value, int)
+                        and 200 <= node.args[0].value < 300
+                    ):
+                        continue
+                    for kw in node.keywords:
+                        if kw.arg == "json":
+                            where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                            found.append((where, func.name, kw.value))
+    return found
+
+
+def _validates_somewhere(body: Any) -> bool:
+    for model in set(MODELS.values()):
+        try:
+            model.model_validate(body)
+        except ValidationError:
+            continue
+        return True
+    return False
+
+
+def test_hand_written_stub_bodies_come_from_the_contract() -> None:
+    bodies = _stub_bodies()
+    assert bodies, "the scan found no stubs at all: is it still looking in the right place?"
+    unproven: list[str] = []
+    for where, func, expr in bodies:
+        if (
+            isinstance(expr, ast.Call)
+            and isinstance(expr.func, ast.Attribute)
+            and expr.func.attr == "model_dump"
+        ):
+            continue
+        try:
+            literal = ast.literal_eval(expr)
+        except ValueError:
+            unproven.append(f"{where} ({func}): body is not built from a contract model")
+            continue
+        if _validates_somewhere(literal) or any(d in func.lower() for d in DELIBERATE):
+            continue
+        unproven.append(f"{where} ({func}): {literal!r} matches no contract model")
+    assert not unproven, "\n".join(unproven)
