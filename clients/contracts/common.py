@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class Contract(BaseModel):
@@ -37,6 +39,24 @@ class EntityKind(StrEnum):
     BANNER = "banner"
 
 
+def _iso_8601(value: str) -> str:
+    """Accept what ``datetime.fromisoformat`` reads; keep the text as sent."""
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 date-time: {value!r}") from None
+    return value
+
+
+IsoDateTime = Annotated[
+    str,
+    AfterValidator(_iso_8601),
+    Field(json_schema_extra={"format": "date-time"}),
+]
+"""An ISO 8601 date-time kept as text, e.g. ``2026-01-05T12:30:00+02:00``; documented as
+``format: date-time`` so generated clients and fuzzers send real times."""
+
+
 class Location(Contract):
     """A WGS84 point."""
 
@@ -59,6 +79,6 @@ class RequestContext(Contract):
     """
 
     location: Location
-    local_time: str
+    local_time: IsoDateTime
     city: str | None = None
     platform: str | None = None

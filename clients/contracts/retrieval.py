@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from clients.contracts.common import Contract, EntityKind, Location, Surface
+from clients.contracts.common import Contract, EntityKind, IsoDateTime, Location, Surface
 
 
 class RetrievalStrategy(StrEnum):
@@ -52,7 +52,7 @@ class CandidatesRequest(Contract):
     strategy: RetrievalStrategy
     user_id: str | None = None
     location: Location
-    local_time: str | None = None
+    local_time: IsoDateTime | None = None
     category: str | None = None
     venue_id: str | None = None
     cart_item_ids: list[str] = Field(default_factory=list)
