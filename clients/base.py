@@ -193,6 +193,27 @@ class BackendClient:
         await self._flight.aclose()
         await self._http.aclose()
 
+    async def warm_up(
+        self, path: str = "/healthz", *, timeout_s: float = 1.0, connections: int = 4
+    ) -> bool:
+        """Open a few pooled connections before traffic arrives; never raises.
+
+        The first requests after start-up would otherwise pay for TCP set-up in parallel,
+        time out together and open the breaker on a healthy backend. Not counted by the
+        breaker or the observer.
+        """
+        self._ensure_open()
+
+        async def one() -> bool:
+            try:
+                response = await self._http.get(path, timeout=timeout_s)
+            except httpx.HTTPError:
+                return False
+            return response.is_success
+
+        results = await asyncio.gather(*(one() for _ in range(connections)))
+        return any(results)
+
     @property
     def closed(self) -> bool:
         return self._state is _State.CLOSED

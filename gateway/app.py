@@ -7,6 +7,7 @@ background refresh and closes everything in reverse on shutdown.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import gc
@@ -16,6 +17,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -135,6 +137,22 @@ async def _buffered(receive: Receive, limit: int) -> tuple[Receive, int]:
     return replay, size
 
 
+def _as_of(request: Request, settings: Settings) -> datetime | None:
+    """``X-Debug-Local-Time`` (ISO 8601 with offset): build the page as of that moment.
+
+    Debug only (offline evaluation replays orders at their own time); ignored otherwise,
+    and ignored when unparsable or without an offset.
+    """
+    raw = request.headers.get("x-debug-local-time")
+    if not raw or not settings.debug:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 def _timeout_ms(request: Request) -> float | None:
     raw = request.headers.get("x-request-timeout-ms")
     if raw is None:
@@ -225,6 +243,7 @@ def create_app(
             runtime.backends = backends
             runtime.stale = stale
             runtime.surfaces = Surfaces(Services(backends, runtime.plans, stale))
+            await asyncio.gather(*(c.warm_up() for c in backends.clients().values()))
             # Everything allocated so far lives as long as the process: keep it out of the
             # collector's way so full collections stay short on the request path.
             gc.collect()
@@ -255,6 +274,7 @@ def create_app(
             arrived=state.get("arrived") or time.monotonic(),
             timeout_ms=_timeout_ms(request),
             platform=request.headers.get("x-client-platform"),
+            as_of=_as_of(request, settings),
         )
         return GatewayContext(
             surfaces=surfaces,

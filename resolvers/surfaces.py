@@ -63,6 +63,7 @@ class Viewer:
     arrived: float
     timeout_ms: float | None = None
     platform: str | None = None
+    as_of: datetime | None = None
     traces: list[PageTrace] = field(default_factory=list, compare=False)
 
 
@@ -103,9 +104,7 @@ class Surfaces:
         self._services = services
         self._plans = services.plans
 
-    def _request(
-        self, surface: SurfaceName, viewer: Viewer, location: Location, now: datetime | None
-    ) -> PageRequest:
+    def _request(self, surface: SurfaceName, viewer: Viewer, location: Location) -> PageRequest:
         plan = self._plans.surface(surface)
         budget_s = plan.budget_ms / 1000
         if viewer.timeout_ms is not None:
@@ -118,7 +117,7 @@ class Surfaces:
             location=location,
             market=market,
             # Minute resolution: open-now needs no more, and backend cache keys stay stable.
-            local_now=local_time(market, now).replace(second=0, microsecond=0),
+            local_now=local_time(market, viewer.as_of).replace(second=0, microsecond=0),
             deadline=Deadline.after(max(budget_s - elapsed, 0.0)),
             reserve_s=self._plans.reserve_ms / 1000,
             platform=viewer.platform,
@@ -141,11 +140,9 @@ class Surfaces:
 
     # -- discovery ----------------------------------------------------------------------------
 
-    async def discovery(
-        self, viewer: Viewer, lat: float, lon: float, *, now: datetime | None = None
-    ) -> DiscoveryPage:
+    async def discovery(self, viewer: Viewer, lat: float, lon: float) -> DiscoveryPage:
         location = validate_location(lat, lon)
-        request = self._request(SurfaceName.DISCOVERY, viewer, location, now)
+        request = self._request(SurfaceName.DISCOVERY, viewer, location)
         audience = Audience(location=location, now=request.local_now)
         built, degraded = await self._build(request, SurfaceInputs(SurfaceName.DISCOVERY), audience)
         return DiscoveryPage(
@@ -177,8 +174,6 @@ class Surfaces:
         lon: float,
         first: int,
         after: str | None,
-        *,
-        now: datetime | None = None,
     ) -> CategoryPage:
         location = validate_location(lat, lon)
         max_first = self._plans.surface(SurfaceName.CATEGORY).max_first
@@ -189,7 +184,7 @@ class Surfaces:
             )
         start = decode_cursor(after) + 1 if after is not None else 0
         category = self._category(slug)
-        request = self._request(SurfaceName.CATEGORY, viewer, location, now)
+        request = self._request(SurfaceName.CATEGORY, viewer, location)
         audience = Audience(location=location, now=request.local_now)
         built, degraded = await self._build(
             request, SurfaceInputs(SurfaceName.CATEGORY, category=slug), audience
@@ -225,12 +220,10 @@ class Surfaces:
             return exc
         return found.value.get(venue_id)
 
-    async def venue_page(
-        self, viewer: Viewer, venue_id: str, lat: float, lon: float, *, now: datetime | None = None
-    ) -> VenuePage:
+    async def venue_page(self, viewer: Viewer, venue_id: str, lat: float, lon: float) -> VenuePage:
         location = validate_location(lat, lon)
         validate_id(venue_id, argument="venueId")
-        request = self._request(SurfaceName.VENUE_PAGE, viewer, location, now)
+        request = self._request(SurfaceName.VENUE_PAGE, viewer, location)
         audience = Audience(location=location, now=request.local_now, venue_id=venue_id)
         lookup = asyncio.get_running_loop().create_task(self._lookup_venue(request, venue_id))
         try:
@@ -296,13 +289,11 @@ class Surfaces:
         lines: Sequence[CartLine],
         lat: float,
         lon: float,
-        *,
-        now: datetime | None = None,
     ) -> CartPage:
         location = validate_location(lat, lon)
         validate_id(venue_id, argument="cart.venueId")
         item_ids = self._validate_lines(lines)
-        request = self._request(SurfaceName.CART, viewer, location, now)
+        request = self._request(SurfaceName.CART, viewer, location)
         audience = Audience(
             location=location,
             now=request.local_now,

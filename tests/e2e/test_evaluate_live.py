@@ -5,10 +5,9 @@ venue de-duplication across carousels switched off (a plans file with
 ``dedupe_venues: false``): with it on, whichever carousel the bandit puts first takes the
 ordered venue from the others, and the comparison measures section order, not ranking.
 
-Pages are asked for as of each order's local time (``X-Debug-Local-Time``). Until the
-gateway honours that header it builds pages at its wall-clock time, and the time-aware
-ranking is then judged against orders placed at another time of day: at night it loses to
-popularity. Hence the non-strict xfail; remove it once the header is honoured.
+Pages are asked for as of each order's local time (``X-Debug-Local-Time``, honoured in
+debug mode): the ranking model is time-aware, and judging it at another time of day than
+the order's would measure the clock, not the model.
 """
 
 from __future__ import annotations
@@ -68,18 +67,13 @@ def undeduped_gateway(live: LiveStack, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=False,
-    reason="the gateway builds pages at its wall-clock time until it honours "
-    "X-Debug-Local-Time; at night time-aware ranking loses to popularity",
-)
 def test_personalised_beats_popularity(live: LiveStack, undeduped_gateway: str) -> None:
     report = evaluate(
         undeduped_gateway,
         live.backend_urls["retrieval"],
         live.secret,
         limit=150,
-        concurrency=2,
+        concurrency=1,
         replay_local_time=True,
         include_anonymous=False,
     )
