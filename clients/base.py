@@ -207,7 +207,7 @@ class BackendClient:
         async def one() -> bool:
             try:
                 response = await self._http.get(path, timeout=timeout_s)
-            except httpx.HTTPError:
+            except Exception:  # warming is best effort: a failure here is not a failure
                 return False
             return response.is_success
 

@@ -35,7 +35,12 @@ from gateway.extensions import DebugTimings, code_errors
 from gateway.graphiql import graphiql_html, mount_graphiql_assets
 from gateway.limits import Limits, limit_extensions
 from gateway.logs import AccessLog, configure_logging, trace_id_from
-from gateway.metrics import PrometheusObserver, RequestMetrics, render_metrics
+from gateway.metrics import (
+    PrometheusObserver,
+    RequestMetrics,
+    mark_worker_dead,
+    render_metrics,
+)
 from gateway.settings import Settings, get_settings
 from gateway.tracing import OperationSpan, configure_tracing
 from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
@@ -253,6 +258,7 @@ def create_app(
             finally:
                 runtime.shutting_down = True
                 await stale.drain()
+                mark_worker_dead()
 
     app = FastAPI(
         title="Personalisation gateway",

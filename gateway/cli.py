@@ -71,7 +71,10 @@ def serve(
     """Run the gateway alone against the configured backend URLs."""
     import uvicorn
 
+    from gateway.metrics import reset_multiprocess_dir
+
     _check_config()
+    reset_multiprocess_dir()
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -25,6 +26,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 from strawberry.extensions import SchemaExtension
@@ -62,7 +64,7 @@ CIRCUIT_STATE = Gauge(
     "pgw_circuit_state",
     "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.",
     ["backend"],
-    multiprocess_mode="max",
+    multiprocess_mode="livemax",
 )
 SECTION_SOURCE = Counter(
     "pgw_section_source_total",
@@ -138,6 +140,27 @@ class RequestMetrics(SchemaExtension):
                 SECTION_SOURCE.labels(trace.surface, section, source).inc()
             if trace.deadline_exceeded:
                 DEADLINE_EXCEEDED.labels(trace.surface).inc()
+
+
+def reset_multiprocess_dir() -> None:
+    """Empty ``PROMETHEUS_MULTIPROC_DIR`` before the workers start (``serve`` calls this).
+
+    Files left by an earlier run of the container would otherwise be added to this run's
+    counters and keep a dead worker's gauges alive.
+    """
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink(missing_ok=True)
+
+
+def mark_worker_dead() -> None:
+    """Drop this worker's live gauges from the aggregate (at worker shutdown)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 def render_metrics() -> tuple[bytes, str]:

@@ -190,6 +190,7 @@ class FakeBackends:
             "popularity": self._popularity_routes,
         }
         handlers[name](router, name)
+        router.get("/healthz").mock(return_value=httpx.Response(200, json={"status": "ok"}))
         return router
 
     def _wrap(self, name: str, answer: Any) -> Any:
