@@ -323,21 +323,20 @@ def url_state_setter(url: str, *, timeout_s: float = 10.0) -> StateSetter:
 
 def _mismatch_text(result: Mapping[str, Any]) -> str:
     """A one-line summary of the Pact verifier's mismatches for one interaction."""
-    failure = result.get("result")
-    if failure == "OK":
+    if result.get("result") == "OK":
         return ""
+    failure = result.get("mismatch")
+    if not isinstance(failure, Mapping):
+        return str(result.get("result", "failed"))
     parts: list[str] = []
-    if isinstance(failure, Mapping):
-        for kind in failure.values():
-            if not isinstance(kind, Mapping):
-                continue
-            for mismatch in kind.get("mismatches", []) or []:
-                if isinstance(mismatch, Mapping):
-                    where = mismatch.get("path") or mismatch.get("type") or ""
-                    parts.append(f"{where} {mismatch.get('mismatch', '')}".strip())
-            if kind.get("error"):
-                parts.append(str(kind["error"]))
-    return "; ".join(parts)[:400] or json.dumps(failure)[:400]
+    if failure.get("message"):
+        parts.append(str(failure["message"]))
+    for mismatch in failure.get("mismatches") or []:
+        if isinstance(mismatch, Mapping):
+            where = mismatch.get("path") or ""
+            text = str(mismatch.get("mismatch", mismatch.get("type", "")))
+            parts.append(f"{where} {text}".strip())
+    return "; ".join(parts)[:400] or "failed"
 
 
 @contextlib.contextmanager
@@ -405,10 +404,6 @@ def _run_pact_verifier(
     for item in results.get("interactionResults", []):
         ok = item.get("result") == "OK"
         by_description[str(item.get("description"))] = (ok, _mismatch_text(item))
-    for error in results.get("errors", []):
-        name = str(error.get("interaction", ""))
-        if name and name not in by_description:
-            by_description[name] = (False, json.dumps(error.get("mismatch", error))[:400])
     return by_description, verifier.output(strip_ansi=True)
 
 

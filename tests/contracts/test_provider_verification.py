@@ -128,7 +128,9 @@ def test_verifier_reports_semantic_breaches(broken_url: str) -> None:
     assert "no score for candidates" in text
     assert "duplicate ids" in text
     assert "scores for ids not asked: v-extra" in text
-    assert not ranking["an unknown variant is rejected with 400 and a message"].passed
+    rejected = ranking["an unknown variant is rejected with 400 and a message"]
+    assert not rejected.pact_ok
+    assert "expected 400 but was 200" in rejected.pact_detail
 
     bandit = verify_backend("bandit", broken_url)
     assert all(not r.passed for r in bandit)
@@ -143,6 +145,7 @@ def test_cli_verify_fails_on_a_broken_backend(broken_url: str) -> None:
     assert result.exit_code == 1, result.output
     assert "FAIL" in result.output
     assert "asked but neither found nor missing" in result.output
+    assert "mismatch" in result.output  # the Pact match failed too (too few entities)
     assert "failed" in result.output
 
 
