@@ -30,7 +30,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.fastapi import GraphQLRouter
 
 from clients.registry import Backends, open_backends
-from gateway.auth import AuthError, viewer_from_authorization
+from gateway.auth import AuthError, TokenVerifier
 from gateway.extensions import DebugTimings, code_errors
 from gateway.graphiql import graphiql_html, mount_graphiql_assets
 from gateway.limits import Limits, limit_extensions
@@ -41,6 +41,7 @@ from gateway.metrics import (
     mark_worker_dead,
     render_metrics,
 )
+from gateway.ratelimit import Quota, RateLimiter
 from gateway.settings import Settings, get_settings
 from gateway.tracing import OperationSpan, configure_tracing
 from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
@@ -169,6 +170,14 @@ def _timeout_ms(request: Request) -> float | None:
     return value if value >= 0 else None
 
 
+class RateLimited(Exception):
+    """The viewer spent their request budget; ``retry_after_s`` until the next token."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
 class GatewayRouter(GraphQLRouter[GatewayContext, None]):
     """Strawberry's router with orjson encoding."""
 
@@ -228,6 +237,10 @@ def create_app(
         transports: per-backend httpx transports (tests pass ``httpx.MockTransport``).
     """
     settings = settings or get_settings()
+    verifier = TokenVerifier(settings)
+    limiter = RateLimiter(settings.redis_url, namespace=settings.cache_namespace)
+    user_quota = Quota(settings.rate_limit_rps, settings.rate_limit_burst)
+    anonymous_quota = Quota(settings.rate_limit_anonymous_rps, settings.rate_limit_anonymous_burst)
     secret = settings.jwt_secret.get_secret_value().encode() if settings.jwt_secret else None
     configure_logging(hash_key=secret)
     configure_tracing()
@@ -258,6 +271,7 @@ def create_app(
             finally:
                 runtime.shutting_down = True
                 await stale.drain()
+                await limiter.aclose()
                 mark_worker_dead()
 
     app = FastAPI(
@@ -272,7 +286,16 @@ def create_app(
     async def get_context(request: Request) -> GatewayContext:
         surfaces = runtime.surfaces
         assert surfaces is not None, "the lifespan has not started"
-        user_id = viewer_from_authorization(request.headers.get("authorization"), settings)
+        user_id = await verifier.viewer(request.headers.get("authorization"))
+        if settings.rate_limit_enabled:
+            if user_id is not None:
+                key, quota = f"u:{user_id}", user_quota
+            else:
+                key = f"ip:{request.client.host if request.client else '-'}"
+                quota = anonymous_quota
+            decision = await limiter.check(key, quota)
+            if not decision.allowed:
+                raise RateLimited(decision.retry_after_s)
         state = request.scope.get("state", {})
         viewer = Viewer(
             request_id=state.get("request_id") or uuid.uuid4().hex,
@@ -292,6 +315,15 @@ def create_app(
     router = GatewayRouter(gateway_schema(settings.limits()), context_getter=get_context)
     app.include_router(router, prefix="/graphql")
     mount_graphiql_assets(app)
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_request: Request, exc: RateLimited) -> Response:
+        return _graphql_error(
+            429,
+            f"Too many requests; retry in {exc.retry_after_s} s.",
+            "RATE_LIMITED",
+            {"Retry-After": str(exc.retry_after_s)},
+        )
 
     @app.exception_handler(AuthError)
     async def unauthenticated(_request: Request, exc: AuthError) -> Response:

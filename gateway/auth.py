@@ -3,15 +3,25 @@
 The user id never comes from arguments or headers other than ``Authorization``; a token
 that is present but invalid is refused (401), never downgraded to anonymous, so a client
 bug cannot silently serve non-personalised pages.
+
+Two ways to verify, both with pyjwt: an HS256 shared secret (``PGW_JWT_SECRET``), or RS256 /
+ES256 public keys from a JWKS URL (``PGW_JWT_JWKS_URL``). JWKS keys are cached; a token
+signed with a key id the cache does not know triggers one refetch (at most once per
+``PGW_JWT_JWKS_REFETCH_S``), which is how a key rotation is picked up without a restart. ``exp`` is required; ``nbf``, ``iss`` and ``aud``
+are checked (with ``PGW_JWT_LEEWAY_S`` of clock skew) whenever configured or present.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import jwt
+from jwt import PyJWKClient
 
 from gateway.settings import Settings
+
+ASYMMETRIC = ("RS256", "ES256")
 
 
 class AuthError(Exception):
@@ -22,33 +32,91 @@ class AuthError(Exception):
         self.message = message
 
 
-def viewer_from_authorization(header: str | None, settings: Settings) -> str | None:
-    """The verified ``sub`` of the bearer token, or None when there is no token."""
-    if not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("Authorization header must be 'Bearer <token>'.")
-    if settings.jwt_secret is None:
-        raise AuthError("This gateway accepts no bearer tokens (no verification key configured).")
-    try:
-        claims = jwt.decode(
-            token.strip(),
-            settings.jwt_secret.get_secret_value(),
-            algorithms=["HS256"],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
-            leeway=settings.jwt_leeway_s,
-            options={"require": ["sub", "exp"], "verify_aud": settings.jwt_audience is not None},
+class TokenVerifier:
+    """Verifies bearer tokens as configured; one per app (it holds the JWKS cache)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+        self._jwks = (
+            PyJWKClient(
+                settings.jwt_jwks_url,
+                cache_keys=True,
+                lifespan=settings.jwt_jwks_cache_s,
+                timeout=2,
+                # an unknown key id refetches the set at most this often (kid-spam guard)
+                cooldown_duration=settings.jwt_jwks_refetch_s,
+            )
+            if settings.jwt_jwks_url
+            else None
         )
-    except jwt.ExpiredSignatureError as exc:
-        raise AuthError("The bearer token has expired.") from exc
-    except jwt.PyJWTError as exc:
-        raise AuthError(f"The bearer token is invalid: {exc}.") from exc
-    subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject:
-        raise AuthError("The bearer token has no subject.")
-    return subject
+
+    @property
+    def enabled(self) -> bool:
+        return self._secret is not None or self._jwks is not None
+
+    async def viewer(self, header: str | None) -> str | None:
+        """The verified ``sub`` of the bearer token, or None when there is no token."""
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise AuthError("Authorization header must be 'Bearer <token>'.")
+        if not self.enabled:
+            raise AuthError("This gateway accepts no bearer tokens (no verification key).")
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"The bearer token is malformed: {exc}.") from exc
+        key: object
+        if algorithm in ASYMMETRIC and self._jwks is not None:
+            key = await self._signing_key(token)
+            algorithms = list(ASYMMETRIC)
+        elif algorithm == "HS256" and self._secret is not None:
+            key, algorithms = self._secret, ["HS256"]
+        else:
+            raise AuthError(f"The bearer token's algorithm {algorithm!r} is not accepted.")
+        return self._claims_subject(token, key, algorithms)
+
+    async def _signing_key(self, token: str) -> object:
+        jwks = self._jwks
+        assert jwks is not None
+        try:
+            # The JWKS client fetches with blocking I/O; only a cache miss does any, but it
+            # must not stall the event loop when it does.
+            signing_key = await asyncio.to_thread(jwks.get_signing_key_from_jwt, token)
+        except jwt.PyJWKClientError as exc:
+            raise AuthError(f"The bearer token's signing key is unknown: {exc}.") from exc
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"The bearer token is invalid: {exc}.") from exc
+        return signing_key.key
+
+    def _claims_subject(self, token: str, key: object, algorithms: list[str]) -> str:
+        settings = self._settings
+        try:
+            claims = jwt.decode(
+                token,
+                key,  # type: ignore[arg-type]
+                algorithms=algorithms,
+                audience=settings.jwt_audience,
+                issuer=settings.jwt_issuer,
+                leeway=settings.jwt_leeway_s,
+                options={
+                    "require": ["sub", "exp"],
+                    "verify_aud": settings.jwt_audience is not None,
+                },
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthError("The bearer token has expired.") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise AuthError("The bearer token is not valid yet (nbf).") from exc
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"The bearer token is invalid: {exc}.") from exc
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise AuthError("The bearer token has no subject.")
+        return subject
 
 
 def mint_token(

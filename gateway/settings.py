@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clients.config import BackendConfig, CacheConfig
+from gateway.demo_secret import DEMO_SECRET_PATH
 from gateway.limits import Limits
 
 DATA_DIR = Path(__file__).with_name("data")
@@ -76,6 +77,22 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = Field(
         default=None, description="HS256 shared secret verifying bearer tokens."
     )
+    jwt_jwks_url: str | None = Field(
+        default=None, description="JWKS URL of RS256/ES256 public keys verifying tokens."
+    )
+    jwt_jwks_cache_s: int = Field(default=300, ge=0)
+    jwt_jwks_refetch_s: float = Field(default=30.0, ge=0)
+    local_no_auth: bool = Field(
+        default=False,
+        description="Allow production settings without any token verification (local use).",
+    )
+    rate_limit_enabled: bool = True
+    rate_limit_rps: float = Field(default=20.0, gt=0, description="Per signed-in viewer.")
+    rate_limit_burst: int = Field(default=60, ge=1)
+    rate_limit_anonymous_rps: float = Field(
+        default=100.0, gt=0, description="Per client IP for anonymous callers."
+    )
+    rate_limit_anonymous_burst: int = Field(default=300, ge=1)
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_leeway_s: float = Field(default=30.0, ge=0)
@@ -99,8 +116,21 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> Settings:
-        if self.environment == "production" and self.debug:
+        if self.environment != "production":
+            return self
+        if self.debug:
             raise ValueError("PGW_DEBUG must be false when PGW_ENVIRONMENT=production")
+        if self.jwt_secret is None and self.jwt_jwks_url is None and not self.local_no_auth:
+            raise ValueError(
+                "PGW_JWT_SECRET or PGW_JWT_JWKS_URL is required when "
+                "PGW_ENVIRONMENT=production (PGW_LOCAL_NO_AUTH=true to run without, locally)"
+            )
+        if self.jwt_secret is not None:
+            secret = self.jwt_secret.get_secret_value()
+            if len(secret) < 32:
+                raise ValueError("PGW_JWT_SECRET must be at least 32 characters in production")
+            if DEMO_SECRET_PATH.exists() and secret == DEMO_SECRET_PATH.read_text().strip():
+                raise ValueError("PGW_JWT_SECRET is the demo key: refused in production")
         return self
 
     def backend_configs(self) -> dict[str, BackendConfig]:

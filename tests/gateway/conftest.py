@@ -70,15 +70,16 @@ def gateway_settings(tmp_path: Path, fakes: FakeBackends, **overrides: Any) -> S
         )
         for name in BACKEND_NAMES
     }
-    return Settings(
-        environment="test",
-        debug=True,
-        jwt_secret=SECRET,
-        snapshot_path=fakes.world.write_snapshot(tmp_path / "snapshot.json"),
-        reference_refresh_s=None,
+    values: dict[str, Any] = {
+        "environment": "test",
+        "debug": True,
+        "jwt_secret": SECRET,
+        "snapshot_path": fakes.world.write_snapshot(tmp_path / "snapshot.json"),
+        "reference_refresh_s": None,
         **backends,
         **overrides,
-    )
+    }
+    return Settings(**values)
 
 
 class Gateway:
