@@ -7,8 +7,9 @@ bug cannot silently serve non-personalised pages.
 Two ways to verify, both with pyjwt: an HS256 shared secret (``PGW_JWT_SECRET``), or RS256 /
 ES256 public keys from a JWKS URL (``PGW_JWT_JWKS_URL``). JWKS keys are cached; a token
 signed with a key id the cache does not know triggers one refetch (at most once per
-``PGW_JWT_JWKS_REFETCH_S``), which is how a key rotation is picked up without a restart. ``exp`` is required; ``nbf``, ``iss`` and ``aud``
-are checked (with ``PGW_JWT_LEEWAY_S`` of clock skew) whenever configured or present.
+``PGW_JWT_JWKS_REFETCH_S``), which is how a key rotation is picked up without a restart.
+``exp`` is required; ``nbf``, ``iss`` and ``aud`` are checked (with ``PGW_JWT_LEEWAY_S`` of
+clock skew) whenever configured or present.
 """
 
 from __future__ import annotations

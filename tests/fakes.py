@@ -193,7 +193,7 @@ class FakeBackends:
         router.get("/healthz").mock(return_value=httpx.Response(200, json={"status": "ok"}))
         return router
 
-    def _wrap(self, name: str, answer: Any) -> Any:
+    def _wrap(self, name: str, answer: Any, status: int = 200) -> Any:
         async def side_effect(request: httpx.Request, **kwargs: Any) -> httpx.Response:
             self.calls[name] += 1
             body = json.loads(request.content) if request.content else {}
@@ -216,7 +216,7 @@ class FakeBackends:
                 )
             if failure == "wrong_shape":
                 return httpx.Response(200, json={"unexpected": [1, 2, 3]})
-            return httpx.Response(200, json=answer(request, body, **kwargs))
+            return httpx.Response(status, json=answer(request, body, **kwargs))
 
         return side_effect
 
@@ -328,7 +328,9 @@ class FakeBackends:
             ).model_dump(mode="json")
 
         router.post("/v1/decide").mock(side_effect=self._wrap(name, answer))
-        router.post("/v1/rewards").mock(side_effect=self._wrap(name, lambda *_: {}))
+        router.post("/v1/rewards").mock(
+            side_effect=self._wrap(name, lambda *_: {"accepted": True, "counted": True}, 202)
+        )
 
     def _popularity_routes(self, router: respx.Router, name: str) -> None:
         world = self.world
@@ -350,6 +352,7 @@ class FakeBackends:
             elif scope == "category":
                 slug = (key or ":").split(":", 1)[1]
                 ids = [v for v in sorted(world.venues) if slug in world.venues[v].categories]
+            ids = ids[: int(params.get("limit", "50"))]
             return PopularResponse(ids=ids, generated_at="2026-11-01T00:00:00+00:00").model_dump(
                 mode="json"
             )

@@ -165,17 +165,8 @@ async def test_every_fake_route_is_exercised() -> None:
     assert {c.path for c in CASES} == set(MODELS)
 
 
-# Known drift of the fakes from the contract, kept visible: strict, so fixing the fake makes
-# this fail until the marker goes. The popularity fake ignores ``limit`` (tests/fakes.py).
-FAKE_IGNORES_POPULAR_LIMIT = pytest.mark.xfail(
-    strict=True, reason="tests/fakes.py: the popularity fake does not cut its list to `limit`"
-)
-
-
 def _param(n: int, case: Interaction) -> Any:
-    small_limit = case.path == "/v1/popular" and int(case.query["limit"][0]) < 20
-    marks = [FAKE_IGNORES_POPULAR_LIMIT] if small_limit else []
-    return pytest.param(case, id=f"{case.provider}:{case.path}:{n}", marks=marks)
+    return pytest.param(case, id=f"{case.provider}:{case.path}:{n}")
 
 
 @pytest.mark.parametrize("case", [_param(n, c) for n, c in enumerate(CASES)])
