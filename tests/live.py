@@ -115,6 +115,9 @@ def live_stack(log_dir: Path, extra_env: dict[str, str] | None = None) -> Iterat
             "PGW_ENVIRONMENT": "test",
             "PGW_DEBUG": "true",
             "PGW_INTROSPECTION": "true",
+            # load-driving tests (fuzzing, chaos, evaluation) would spend the per-viewer
+            # budget; rate limiting has its own tests
+            "PGW_RATE_LIMIT_ENABLED": "false",
             "PGW_JWT_SECRET": SECRET,
             **{f"PGW_{name.upper()}__BASE_URL": url for name, url in urls.items()},
             **(extra_env or {}),
