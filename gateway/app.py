@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import orjson
+from cross_web import HTTPException as StrawberryHTTPException
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -183,6 +184,16 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    async def run(  # type: ignore[override]
+        self, request: Request, context: Any = None, root_value: Any = None
+    ) -> Response:
+        """Strawberry's own HTTP refusals (bad JSON, batching, GET mutations) as GraphQL
+        errors with a code, like every other error, instead of plain text."""
+        try:
+            return await super().run(request, context=context, root_value=root_value)
+        except StrawberryHTTPException as exc:
+            return _graphql_error(exc.status_code, exc.reason, "BAD_REQUEST", {})
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL from local assets (installed from npm at set-up), never from a CDN."""

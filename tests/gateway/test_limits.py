@@ -77,3 +77,15 @@ async def test_cors_allows_only_configured_origins(
             "/graphql", headers={**preflight, "Origin": "https://evil.example"}
         )
         assert "access-control-allow-origin" not in evil.headers
+
+
+async def test_batching_is_off_and_refusals_are_graphql_shaped(gateway: Gateway) -> None:
+    batch = [{"query": "{ __typename }"}, {"query": "{ __typename }"}]
+    response = await gateway.client.post("/graphql", json=batch)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    garbled = await gateway.client.post(
+        "/graphql", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert garbled.status_code == 400
+    assert garbled.json()["errors"][0]["message"] == "Unable to parse request body as JSON"
