@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -53,6 +54,9 @@ class Backends:
         }
 
 
+_Client = TypeVar("_Client", bound=BackendClient)
+
+
 @asynccontextmanager
 async def open_backends(
     configs: Mapping[str, BackendConfig],
@@ -94,64 +98,28 @@ async def open_backends(
         cache = ResponseCache(cache_config)
         stack.push_async_callback(cache.aclose)
 
-        catalog = await stack.enter_async_context(
-            CatalogClient(
-                "catalog",
-                configs["catalog"],
-                cache,
-                transport=transports.get("catalog"),
-                observer=observer,
+        async def opened(cls: type[_Client], name: str) -> _Client:
+            client = cls(
+                name, configs[name], cache, transport=transports.get(name), observer=observer
             )
-        )
-        retrieval = await stack.enter_async_context(
-            RetrievalClient(
-                "retrieval",
-                configs["retrieval"],
-                cache,
-                transport=transports.get("retrieval"),
-                observer=observer,
-            )
-        )
-        ranking = await stack.enter_async_context(
-            RankingClient(
-                "ranking",
-                configs["ranking"],
-                cache,
-                transport=transports.get("ranking"),
-                observer=observer,
-            )
-        )
-        bandit = await stack.enter_async_context(
-            BanditClient(
-                "bandit",
-                configs["bandit"],
-                cache,
-                transport=transports.get("bandit"),
-                observer=observer,
-            )
-        )
-        popularity = await stack.enter_async_context(
-            PopularityClient(
-                "popularity",
-                configs["popularity"],
-                cache,
-                transport=transports.get("popularity"),
-                observer=observer,
-            )
-        )
+            stack.push_async_callback(client.aclose)
+            return client
+
         backends = Backends(
-            catalog=catalog,
-            retrieval=retrieval,
-            ranking=ranking,
-            bandit=bandit,
-            popularity=popularity,
+            catalog=await opened(CatalogClient, "catalog"),
+            retrieval=await opened(RetrievalClient, "retrieval"),
+            ranking=await opened(RankingClient, "ranking"),
+            bandit=await opened(BanditClient, "bandit"),
+            popularity=await opened(PopularityClient, "popularity"),
             cache=cache,
             reference=reference,
         )
         if refresh_interval_s is not None:
             cities = list(refresh_cities) if refresh_cities is not None else reference.cities
             task = asyncio.create_task(
-                reference.run_refresh(popularity, catalog, cities, refresh_interval_s),
+                reference.run_refresh(
+                    backends.popularity, backends.catalog, cities, refresh_interval_s
+                ),
                 name="reference-refresh",
             )
 
