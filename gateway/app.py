@@ -42,6 +42,7 @@ from gateway.metrics import (
     mark_worker_dead,
     render_metrics,
 )
+from gateway.persisted import PersistedQueryMiddleware, PersistedQueryStore, trusted_documents
 from gateway.ratelimit import Quota, RateLimiter
 from gateway.settings import Settings, get_settings
 from gateway.tracing import OperationSpan, configure_tracing
@@ -248,6 +249,7 @@ def create_app(
         transports: per-backend httpx transports (tests pass ``httpx.MockTransport``).
     """
     settings = settings or get_settings()
+    persisted = PersistedQueryStore(trusted_documents())
     verifier = TokenVerifier(settings)
     limiter = RateLimiter(settings.redis_url, namespace=settings.cache_namespace)
     user_quota = Quota(settings.rate_limit_rps, settings.rate_limit_burst)
@@ -270,6 +272,7 @@ def create_app(
         ) as backends:
             stale = StaleSections(backends.cache, runtime.plans.stale_section_ttl_s)
             runtime.backends = backends
+            persisted.share_through(backends.cache)
             runtime.stale = stale
             runtime.surfaces = Surfaces(Services(backends, runtime.plans, stale))
             await asyncio.gather(*(c.warm_up() for c in backends.clients().values()))
@@ -390,5 +393,11 @@ def create_app(
             expose_headers=["X-Request-Id"],
             max_age=600,
         )
+    app.add_middleware(
+        PersistedQueryMiddleware,
+        path="/graphql",
+        mode=settings.persisted_queries,
+        store=persisted,
+    )
     app.add_middleware(RequestIdMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

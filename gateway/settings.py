@@ -7,6 +7,8 @@ message that names the variable (``gateway.cli`` prints it), never a half-config
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -62,6 +64,10 @@ class Settings(BaseSettings):
         default=False, description="Show backend timings and fallbacks in response extensions."
     )
 
+    persisted_queries: Literal["apq", "trusted", "off"] = Field(
+        default="apq",
+        description="apq: documents by text or hash; trusted: only the shipped operations.",
+    )
     introspection: bool = Field(
         default=False, description="Allow schema introspection (on in the demo, for GraphiQL)."
     )
@@ -97,6 +103,42 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_leeway_s: float = Field(default=30.0, ge=0)
 
+    # -- feedback: tracking ids, decision log, events and rewards (decision 0007) -----------
+    tracking_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "HMAC key signing tracking ids (at least 32 characters; required in production). "
+            "Unset elsewhere: derived from PGW_JWT_SECRET, or random per process."
+        ),
+    )
+    decision_log_path: Path | None = Field(
+        default=Path(".cache/feedback/decisions.jsonl"),
+        description="JSON-lines decision log for off-policy evaluation; unset disables it.",
+    )
+    decision_log_queue: int = Field(default=10_000, ge=1)
+    events_outbox_path: Path = Field(
+        default=Path(".cache/feedback/outbox.sqlite3"),
+        description="SQLite reward outbox (used when PGW_REDIS_URL is unset).",
+    )
+    events_stream: str = Field(
+        default="rewards",
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Redis Stream of the reward outbox, under PGW_CACHE_NAMESPACE.",
+    )
+    events_consumer: str | None = Field(
+        default=None, description="Redis consumer name; host and pid when unset."
+    )
+    events_max_batch: int = Field(default=50, ge=1, le=500)
+    events_window_s: float = Field(default=86_400.0, gt=0)
+    events_rate_per_s: float = Field(default=10.0, gt=0, description="Events per viewer.")
+    events_burst: int = Field(default=200, ge=1)
+    rewards_batch: int = Field(default=100, ge=1, le=1000)
+    rewards_lease_s: float = Field(default=30.0, gt=0)
+    rewards_poll_s: float = Field(default=1.0, gt=0)
+    rewards_backoff_initial_s: float = Field(default=0.5, gt=0)
+    rewards_backoff_max_s: float = Field(default=30.0, gt=0)
+    # -- end feedback ----------------------------------------------------------------------
+
     catalog: BackendConfig = BackendConfig(**BACKEND_DEFAULTS["catalog"])
     retrieval: BackendConfig = BackendConfig(**BACKEND_DEFAULTS["retrieval"])
     ranking: BackendConfig = BackendConfig(**BACKEND_DEFAULTS["ranking"])
@@ -131,7 +173,26 @@ class Settings(BaseSettings):
                 raise ValueError("PGW_JWT_SECRET must be at least 32 characters in production")
             if DEMO_SECRET_PATH.exists() and secret == DEMO_SECRET_PATH.read_text().strip():
                 raise ValueError("PGW_JWT_SECRET is the demo key: refused in production")
+        # feedback: tracking ids must verify across replicas and restarts, so never a random
+        # per-process key; a key derived from a (checked) JWT secret is accepted (0007)
+        if self.tracking_key is None and self.jwt_secret is None and not self.local_no_auth:
+            raise ValueError(
+                "PGW_TRACKING_KEY is required when PGW_ENVIRONMENT=production without "
+                "PGW_JWT_SECRET (it signs tracking ids)"
+            )
+        if self.tracking_key is not None and len(self.tracking_key.get_secret_value()) < 32:
+            raise ValueError("PGW_TRACKING_KEY must be at least 32 characters in production")
         return self
+
+    def tracking_key_bytes(self) -> bytes | None:
+        """The tracking-id signing key: PGW_TRACKING_KEY, else one derived from the JWT
+        secret (so replicas and restarts agree), else None (a random key per process)."""
+        if self.tracking_key is not None:
+            return self.tracking_key.get_secret_value().encode()
+        if self.jwt_secret is not None:
+            secret = self.jwt_secret.get_secret_value().encode()
+            return hmac.new(secret, b"pgw-tracking-key-v1", hashlib.sha256).digest()
+        return None
 
     def backend_configs(self) -> dict[str, BackendConfig]:
         return {name: getattr(self, name) for name in BACKEND_NAMES}
