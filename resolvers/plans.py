@@ -7,6 +7,8 @@ that names the offending path, never into a page that silently misses a section.
 
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from clients.contracts import EntityKind, Location, PopularityScope, RetrievalStrategy
 from clients.contracts.retrieval import STRATEGY_KIND
+
+_SCALE = float(2**64)
 
 
 class PlanError(ValueError):
@@ -104,6 +108,53 @@ class SectionPlan(_Frozen):
         return self.fallback[0]
 
 
+class Variant(_Frozen):
+    """One arm of an experiment and what it changes."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    share: float = Field(ge=0, le=1)
+    ranking_variant: str | None = None
+    hidden_sections: tuple[str, ...] = ()
+
+
+class Experiment(_Frozen):
+    """An experiment on one surface; runs between ``start`` and ``stop`` when given."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_.-]*$")
+    surface: SurfaceName
+    salt: str = Field(min_length=1)
+    variants: tuple[Variant, ...] = Field(min_length=1)
+    start: datetime | None = None
+    stop: datetime | None = None
+
+    @model_validator(mode="after")
+    def _shares_sum_to_one(self) -> Experiment:
+        total = sum(v.share for v in self.variants)
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"variant shares of {self.name!r} sum to {total}, not 1")
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate variant names in {self.name!r}")
+        return self
+
+    def running(self, now: datetime) -> bool:
+        return (self.start is None or self.start <= now) and (self.stop is None or now < self.stop)
+
+    def bucket(self, unit_id: str) -> float:
+        """A uniform point in [0, 1) for this unit, independent across salts."""
+        digest = hashlib.sha256(f"{self.salt}\x1f{unit_id}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / _SCALE
+
+    def assign(self, unit_id: str) -> Variant:
+        point = self.bucket(unit_id)
+        cumulative = 0.0
+        for variant in self.variants:
+            cumulative += variant.share
+            if point < cumulative:
+                return variant
+        return self.variants[-1]
+
+
 class SectionOrderPlan(_Frozen):
     """A bandit decides the order of sections; the configured order is its fallback."""
 
@@ -139,12 +190,33 @@ class Plans(_Frozen):
     dedupe_venues: bool = True
     markets: tuple[Market, ...] = Field(min_length=1)
     surfaces: dict[SurfaceName, SurfacePlan]
+    experiments: tuple[Experiment, ...] = ()
 
     @model_validator(mode="after")
     def _all_surfaces(self) -> Plans:
         missing = [s.value for s in SurfaceName if s not in self.surfaces]
         if missing:
             raise ValueError(f"missing surfaces: {', '.join(missing)}")
+        return self
+
+    @model_validator(mode="after")
+    def _experiments_fit(self) -> Plans:
+        names = [e.name for e in self.experiments]
+        salts = [e.salt for e in self.experiments]
+        if len(set(names)) != len(names) or len(set(salts)) != len(salts):
+            raise ValueError(
+                "experiment names and salts must be unique (a shared salt makes "
+                "two experiments assign the same viewers together)"
+            )
+        for experiment in self.experiments:
+            sections = {s.id for s in self.surfaces[experiment.surface].sections}
+            for variant in experiment.variants:
+                unknown = set(variant.hidden_sections) - sections
+                if unknown:
+                    raise ValueError(
+                        f"experiment {experiment.name!r} variant {variant.name!r} hides unknown "
+                        f"sections: {', '.join(sorted(unknown))}"
+                    )
         return self
 
     def surface(self, name: SurfaceName) -> SurfacePlan:
