@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 GRAPHIQL := gateway/graphiql
 
-.PHONY: demo test lint fmt typecheck setup browser assets schema clean
+.PHONY: demo test lint fmt typecheck setup browser assets schema clean chaos
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -36,6 +36,12 @@ demo: setup
 
 test: setup browser lint
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# Every backend × fault (down, hang, 500, malformed, slow, flapping) plus a Redis outage,
+# under load against the live stack; prints a table and writes bench/results/chaos-*.json.
+# Bounded: ~6 min; the timeout stops everything (SIGTERM unwinds like Ctrl-C) if it hangs.
+chaos: setup
+	timeout --kill-after=30 600 $(PY) -m bench.chaos --redis $(CHAOS_ARGS)
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,1 @@
+"""Benchmarks and chaos runs against the live reference stack (``python -m bench.chaos``)."""
