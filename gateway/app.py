@@ -33,6 +33,7 @@ from strawberry.fastapi import GraphQLRouter
 from clients.registry import Backends, open_backends
 from gateway.auth import AuthError, TokenVerifier
 from gateway.extensions import DebugTimings, code_errors
+from gateway.feedback import Feedback, open_feedback
 from gateway.graphiql import graphiql_html, mount_graphiql_assets
 from gateway.limits import Limits, limit_extensions
 from gateway.logs import AccessLog, configure_logging, trace_id_from
@@ -49,6 +50,7 @@ from gateway.tracing import OperationSpan, configure_tracing
 from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
 from resolvers.plans import Plans
 from schema import GatewayContext, build_schema
+from schema.mutation import EventsContext
 
 log = logging.getLogger("gateway")
 
@@ -64,6 +66,7 @@ class Runtime:
     backends: Backends | None = None
     surfaces: Surfaces | None = None
     stale: StaleSections | None = None
+    feedback: Feedback | None = None
     shutting_down: bool = False
 
 
@@ -261,20 +264,28 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_backends(
-            settings.backend_configs(),
-            settings.cache_config(),
-            settings.snapshot_path,
-            transports=transports,
-            observer=PrometheusObserver(),
-            refresh_interval_s=settings.reference_refresh_s,
-            refresh_cities=[m.id for m in runtime.plans.markets],
-        ) as backends:
+        async with (
+            open_backends(
+                settings.backend_configs(),
+                settings.cache_config(),
+                settings.snapshot_path,
+                transports=transports,
+                observer=PrometheusObserver(),
+                refresh_interval_s=settings.reference_refresh_s,
+                refresh_cities=[m.id for m in runtime.plans.markets],
+            ) as backends,
+            contextlib.AsyncExitStack() as feedback_stack,
+        ):
             stale = StaleSections(backends.cache, runtime.plans.stale_section_ttl_s)
             runtime.backends = backends
             persisted.share_through(backends.cache)
             runtime.stale = stale
-            runtime.surfaces = Surfaces(Services(backends, runtime.plans, stale))
+            # feedback (0007): tracking ids, decision log, reward outbox and its worker
+            feedback = await feedback_stack.enter_async_context(
+                open_feedback(settings, backends.bandit)
+            )
+            runtime.feedback = feedback
+            runtime.surfaces = Surfaces(Services(backends, runtime.plans, stale), feedback.tracker)
             await asyncio.gather(*(c.warm_up() for c in backends.clients().values()))
             # Everything allocated so far lives as long as the process: keep it out of the
             # collector's way so full collections stay short on the request path.
@@ -301,12 +312,12 @@ def create_app(
         surfaces = runtime.surfaces
         assert surfaces is not None, "the lifespan has not started"
         user_id = await verifier.viewer(request.headers.get("authorization"))
+        if user_id is not None:
+            key, quota = f"u:{user_id}", user_quota
+        else:
+            key = f"ip:{request.client.host if request.client else '-'}"
+            quota = anonymous_quota
         if settings.rate_limit_enabled:
-            if user_id is not None:
-                key, quota = f"u:{user_id}", user_quota
-            else:
-                key = f"ip:{request.client.host if request.client else '-'}"
-                quota = anonymous_quota
             decision = await limiter.check(key, quota)
             if not decision.allowed:
                 raise RateLimited(decision.retry_after_s)
@@ -319,11 +330,13 @@ def create_app(
             platform=request.headers.get("x-client-platform"),
             as_of=_as_of(request, settings),
         )
-        return GatewayContext(
+        return EventsContext(
             surfaces=surfaces,
             viewer=viewer,
             debug=settings.debug,
             trace_id=trace_id_from(request.headers.get("traceparent")),
+            events=runtime.feedback.recorder if runtime.feedback else None,
+            rate_key=key,
         )
 
     router = GatewayRouter(gateway_schema(settings.limits()), context_getter=get_context)

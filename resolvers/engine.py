@@ -376,6 +376,7 @@ class PageBuild:
                 order_failed = True
             else:
                 built = _in_bandit_order(built, order.value)
+                _note_order_decision(built, order.value, [s.id for s in self.sections])
         self._remember(built)
         dedupe_and_limit(built, dedupe_venues=self._services.plans.dedupe_venues)
         degraded = order_failed or any(b.degraded for b in built)
@@ -515,6 +516,7 @@ class PageBuild:
                     "decision_id": value.decision_id,
                     "policy_version": value.policy_version,
                     "propensities": {a.arm: a.propensity for a in value.ranking},
+                    "arms": self._banner_arms(),
                 },
             )
         return _Step(self._banner_arms(), {})
@@ -620,6 +622,21 @@ def _in_bandit_order(built: Sequence[BuiltSection], decision: DecideResponse) ->
     by_id = {b.plan.id: b for b in built}
     ordered = [by_id.pop(a.arm) for a in decision.ranking if a.arm in by_id]
     return ordered + [b for b in built if b.plan.id in by_id]
+
+
+def _note_order_decision(
+    built: Sequence[BuiltSection], decision: DecideResponse, arms: list[str]
+) -> None:
+    """Tracking: each section carries the page-level decision that placed it."""
+    propensities = {a.arm: a.propensity for a in decision.ranking}
+    for section in built:
+        section.decision["order"] = {
+            "decision_id": decision.decision_id,
+            "policy_version": decision.policy_version,
+            "propensity": propensities.get(section.plan.id),
+            "arms": arms,
+            "propensities": propensities,
+        }
 
 
 def dedupe_and_limit(sections: Sequence[BuiltSection], *, dedupe_venues: bool) -> None:

@@ -21,6 +21,7 @@ from resolvers import materialise as mat
 from resolvers.cursor import decode_cursor, encode_cursor
 from resolvers.engine import BuiltSection, PageBuild, Services, SurfaceInputs
 from resolvers.errors import BadUserInput, NotFound
+from resolvers.events.tracker import SectionTracker
 from resolvers.geo import find_market
 from resolvers.materialise import Audience
 from resolvers.page import (
@@ -46,7 +47,6 @@ from resolvers.page import (
 )
 from resolvers.plans import SurfaceName
 from resolvers.request import PageRequest, PageTrace, local_time
-from resolvers.tracking import tracking_id
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MAX_ID_LENGTH = 64
@@ -100,9 +100,11 @@ def validate_id(value: str, *, argument: str) -> str:
 class Surfaces:
     """Entry points for the four surfaces, sharing one set of services."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, tracker: SectionTracker | None = None) -> None:
         self._services = services
         self._plans = services.plans
+        # signs tracking ids and logs decisions; an ephemeral key when none is configured
+        self._tracker = tracker or SectionTracker.ephemeral()
 
     def _request(self, surface: SurfaceName, viewer: Viewer, location: Location) -> PageRequest:
         plan = self._plans.surface(surface)
@@ -136,7 +138,11 @@ class Surfaces:
     def _sections(
         self, request: PageRequest, surface: SurfaceName, built: Sequence[BuiltSection]
     ) -> list[AnySection]:
-        return [_section(request, surface, b) for b in built]
+        order = self._plans.surface(surface).section_order
+        point = order.decision_point if order is not None else None
+        self._tracker.page(request, surface.value, point, built)
+        track = self._tracker.section
+        return [_section(b, track(request, surface.value, b, i)) for i, b in enumerate(built)]
 
     # -- discovery ----------------------------------------------------------------------------
 
@@ -332,11 +338,8 @@ class Surfaces:
         )
 
 
-def _section(request: PageRequest, surface: SurfaceName, built: BuiltSection) -> AnySection:
+def _section(built: BuiltSection, tracking: str) -> AnySection:
     plan = built.plan
-    tracking = tracking_id(
-        request.request_id, surface.value, plan.id, built.source.value, built.decision
-    )
     head = (plan.id, plan.title, built.source, tracking)
     entities = built.entities
     kind = plan.kind.value

@@ -1,26 +1,210 @@
-"""Tracking ids: an opaque handle on the decision that produced a section.
+"""Tracking ids: a signed handle on the decision that produced a section.
 
-Clients echo it back with impressions and clicks so feedback can be joined to the exact
-decision (request, surface, section, source, versions). It is opaque to clients on purpose:
-its format can change (signing arrives with the feedback loop) without a schema change.
+Clients echo it back with events (``recordEvents``) so feedback joins the exact decision:
+request, surface, section, source, versions, the bandit's decision and propensities, and
+the entities shown, in order. It is opaque to clients and signed, so they can neither forge
+one nor alter what it says was shown; it carries no personal data in clear (the viewer is
+a keyed hash).
+
+Format (decision 0007): ``base64url(orjson(claims)) "." base64url(hmac_sha256(key, part1)[:16])``.
+Creating one is on the hot path of every section of every page: one orjson dump and one
+HMAC with a key object prepared once, nothing else.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+import binascii
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+FORMAT_VERSION = 1
+SIGNATURE_BYTES = 16
+#: Longest tracking id ``verify`` will look at (a 20-entity carousel is ~0.5 KB).
+MAX_TOKEN_CHARS = 4096
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDecision:
+    """The page-level bandit decision that placed this section (section-order arm)."""
+
+    decision_id: str
+    policy_version: str | None
+    propensity: float | None
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingClaims:
+    """What a verified tracking id says."""
+
+    request_id: str
+    surface: str
+    section: str
+    source: str
+    issued_at: float
+    viewer: str | None
+    entity_ids: tuple[str, ...]
+    decision_id: str | None = None
+    policy_version: str | None = None
+    model_version: str | None = None
+    variant: str | None = None
+    propensities: tuple[float, ...] | None = None
+    order: OrderDecision | None = None
+
+
+class InvalidTrackingId(ValueError):
+    """Not a tracking id this deployment issued (bad format, bad signature, altered)."""
+
+
+class TrackingSigner:
+    """Signs and verifies tracking ids, and hashes viewer ids, with one secret key."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("the tracking key must be at least 16 bytes")
+        self._mac = hmac.new(key, digestmod=hashlib.sha256)
+        self._viewer_mac = hmac.new(b"pgw-viewer|" + key, digestmod=hashlib.sha256)
+
+    @classmethod
+    def ephemeral(cls) -> TrackingSigner:
+        """A signer with a random key: ids verify only within this process."""
+        return cls(secrets.token_bytes(32))
+
+    def viewer_hash(self, user_id: str | None) -> str | None:
+        """A keyed, non-reversible hash of the viewer id (stable for this key)."""
+        if user_id is None:
+            return None
+        mac = self._viewer_mac.copy()
+        mac.update(user_id.encode())
+        return _b64(mac.digest()[:12])
+
+    def _signature(self, body: bytes) -> bytes:
+        mac = self._mac.copy()
+        mac.update(body)
+        return mac.digest()[:SIGNATURE_BYTES]
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        body = _b64(orjson.dumps(claims)).encode("ascii")
+        return body.decode("ascii") + "." + _b64(self._signature(body))
+
+    def verify(self, token: str) -> TrackingClaims:
+        """The claims of a genuine, unaltered tracking id; ``InvalidTrackingId`` otherwise."""
+        if len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
+            raise InvalidTrackingId("not a tracking id")
+        body, _, signature = token.partition(".")
+        try:
+            given = _unb64(signature)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidTrackingId("not a tracking id") from exc
+        if not hmac.compare_digest(given, self._signature(body.encode("ascii", "replace"))):
+            raise InvalidTrackingId("bad signature")
+        try:
+            raw = orjson.loads(_unb64(body))
+            return _claims(raw)
+        except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+            raise InvalidTrackingId("unreadable claims") from exc
+
+
+def _claims(raw: dict[str, Any]) -> TrackingClaims:
+    if raw["v"] != FORMAT_VERSION:
+        raise ValueError("unknown tracking id version")
+    order = raw.get("o")
+    propensities = raw.get("q")
+    return TrackingClaims(
+        request_id=str(raw["r"]),
+        surface=str(raw["p"]),
+        section=str(raw["s"]),
+        source=str(raw["src"]),
+        issued_at=float(raw["t"]),
+        viewer=raw.get("u"),
+        entity_ids=tuple(str(e) for e in raw["e"]),
+        decision_id=raw.get("d"),
+        policy_version=raw.get("pv"),
+        model_version=raw.get("m"),
+        variant=raw.get("x"),
+        propensities=tuple(float(p) for p in propensities) if propensities else None,
+        order=OrderDecision(
+            decision_id=str(order["d"]),
+            policy_version=order.get("pv"),
+            propensity=order.get("q"),
+            position=int(order["k"]),
+        )
+        if order
+        else None,
+    )
+
 
 def tracking_id(
-    request_id: str, surface: str, section_id: str, source: str, meta: Mapping[str, Any]
+    signer: TrackingSigner,
+    *,
+    request_id: str,
+    surface: str,
+    section_id: str,
+    source: str,
+    meta: Mapping[str, Any],
+    user_id: str | None,
+    entity_ids: Sequence[str],
+    variant: str | None = None,
+    issued_at: float | None = None,
 ) -> str:
-    payload = {"r": request_id, "p": surface, "s": section_id, "src": source}
-    if "decision_id" in meta:
-        payload["d"] = meta["decision_id"]
+    """The signed tracking id of one section as shown.
+
+    ``meta`` is the section's decision metadata (``BuiltSection.decision``): ``decision_id``,
+    ``policy_version`` and ``propensities`` when a bandit chose its content, ``model_version``
+    when a ranking model did, and ``order`` when a bandit placed the section on the page.
+    """
+    claims: dict[str, Any] = {
+        "v": FORMAT_VERSION,
+        "r": request_id,
+        "p": surface,
+        "s": section_id,
+        "src": source,
+        "t": int(issued_at if issued_at is not None else time.time()),
+        "e": list(entity_ids),
+    }
+    viewer = signer.viewer_hash(user_id)
+    if viewer is not None:
+        claims["u"] = viewer
+    if variant:
+        claims["x"] = variant
     if "model_version" in meta:
-        payload["m"] = meta["model_version"]
-    raw = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+        claims["m"] = meta["model_version"]
+    if "decision_id" in meta:
+        claims["d"] = meta["decision_id"]
+        claims["pv"] = meta.get("policy_version")
+        propensities: Mapping[str, float] = meta.get("propensities") or {}
+        claims["q"] = [round(propensities.get(e, 0.0), 4) for e in entity_ids]
+    order = meta.get("order")
+    if order:
+        claims["o"] = {
+            "d": order["decision_id"],
+            "pv": order.get("policy_version"),
+            "q": order.get("propensity"),
+            "k": order["position"],
+        }
+    return signer.sign(claims)
+
+
+__all__ = [
+    "InvalidTrackingId",
+    "OrderDecision",
+    "TrackingClaims",
+    "TrackingSigner",
+    "tracking_id",
+]

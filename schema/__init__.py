@@ -11,6 +11,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from schema.context import GatewayContext
+from schema.mutation import Mutation  # recordEvents (decision 0007)
 from schema.query import Query
 from schema.types import SECTION_IMPLEMENTATIONS
 
@@ -48,6 +49,7 @@ def build_schema(
     """The executable schema with the given extensions (limits, masking, tracing)."""
     return GatewaySchema(
         query=Query,
+        mutation=Mutation,
         types=SECTION_IMPLEMENTATIONS,
         extensions=list(extensions),
         error_processor=error_processor,

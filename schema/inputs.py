@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
+
+from resolvers.events import EventKind
 
 
 @strawberry.input(description="A WGS84 point: where the customer wants delivery.")
@@ -21,3 +25,25 @@ class CartLineInput:
 class CartInput:
     venue_id: strawberry.ID = strawberry.field(description="The venue the cart is from.")
     lines: list[CartLineInput] = strawberry.field(description="The cart's lines; at least one.")
+
+
+strawberry.enum(
+    EventKind,
+    name="EventKind",
+    description="What the viewer did with an entity of a section.",
+)
+
+
+@strawberry.input(description="One thing the viewer did with an entity of a section.")
+class EventInput:
+    kind: EventKind = strawberry.field(description="What happened.")
+    tracking_id: strawberry.ID = strawberry.field(
+        description="The trackingId of the section the entity was shown in."
+    )
+    entity_id: strawberry.ID = strawberry.field(description="The entity's id (a category's slug).")
+    position: int | None = strawberry.field(
+        default=None, description="The entity's 0-based position in the section, if known."
+    )
+    occurred_at: datetime | None = strawberry.field(
+        default=None, description="When it happened (ISO 8601 with offset); now if omitted."
+    )

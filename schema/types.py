@@ -13,6 +13,7 @@ import strawberry
 from graphql import GraphQLAbstractType, GraphQLResolveInfo
 
 from resolvers import page
+from resolvers.events import EventOutcome, RecordedEvents, RejectReason
 
 strawberry.enum(
     page.ContentSource,
@@ -236,3 +237,32 @@ class CategoryPage:
     source: page.ContentSource = strawberry.field(description="Where the venue order came from.")
     degraded: bool = strawberry.field(description=_PAGE_DEGRADED)
     is_type_of = _plain(page.CategoryPage)
+
+
+# -- feedback: recordEvents (decision 0007) ------------------------------------------------
+
+strawberry.enum(
+    RejectReason,
+    name="EventRejection",
+    description="Why an event was not accepted.",
+)
+
+
+@strawberry.type(description="What happened to one event of a recordEvents call.")
+class EventResult:
+    index: int = strawberry.field(description="The event's 0-based index in the call.")
+    accepted: bool = strawberry.field(description="Whether the event was recorded.")
+    event_id: strawberry.ID | None = strawberry.field(
+        description="Idempotency key of an accepted event: resending it changes nothing."
+    )
+    reason: RejectReason | None = strawberry.field(description="Why it was rejected, if it was.")
+    message: str | None = strawberry.field(description="A readable explanation of the reason.")
+    is_type_of = _plain(EventOutcome)
+
+
+@strawberry.type(description="The outcome of recordEvents: one result per event, in order.")
+class RecordEventsPayload:
+    accepted: int = strawberry.field(description="How many events were recorded.")
+    rejected: int = strawberry.field(description="How many events were rejected.")
+    results: list[EventResult] = strawberry.field(description="One result per event, in order.")
+    is_type_of = _plain(RecordedEvents)
