@@ -1,0 +1,7 @@
+"""A compiled execution path for persisted query documents (see ``compiler``)."""
+
+from __future__ import annotations
+
+from gateway.compiled.compiler import CallRoot, CompiledOperation, RootField, compile_operation
+
+__all__ = ["CallRoot", "CompiledOperation", "RootField", "compile_operation"]
