@@ -201,6 +201,11 @@ class CompiledOperation:
     # -- the plan -----------------------------------------------------------------------
 
     @property
+    def fragment_details(self) -> dict[str, FragmentDetails]:
+        """The document's fragments as graphql-core's field collection takes them."""
+        return self._fragments
+
+    @property
     def root_fields(self) -> list[RootField]:
         """The root field selections when every condition variable is true (the plan built
         at compile time); a request's own plan follows its condition values."""
@@ -275,14 +280,18 @@ class CompiledOperation:
         resolved = {
             root.response_key: value for root, value in zip(plan.root_fields, values, strict=True)
         }
+        data: dict[str, Any] = {}
+        projectors = plan.projectors
+        typenames = plan.typename_keys
+        projected = True
         try:
-            data = {}
-            projectors = plan.projectors
-            typenames = plan.typename_keys
             for key_ in plan.order:
                 constant = typenames.get(key_)
                 data[key_] = constant if constant is not None else projectors[key_](resolved[key_])
         except Exception:
+            projected = False  # a value the fast path does not take: see below
+        if not projected:
+            # Outside the handler, so no error graphql-core reports chains to our bail-out.
             return await self._standard(variables, resolved, call_root, context)
         self.fast_executions += 1
         return {"data": data}
