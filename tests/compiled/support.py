@@ -21,7 +21,7 @@ from strawberry.http import process_result
 from gateway.compiled import CompiledOperation, compile_operation, root_caller
 from gateway.extensions import code_errors
 from resolvers import Viewer
-from resolvers import page as P
+from resolvers import page as pg
 from schema import GatewayContext, build_schema
 
 STRAWBERRY_SCHEMA = build_schema(error_processor=code_errors)
@@ -54,7 +54,7 @@ def leaf_strategies(odd: bool) -> dict[str, st.SearchStrategy[Any]]:
             odd,
         ),
         "bool": _maybe_odd(st.booleans(), st.one_of(st.none(), st.integers(0, 2)), odd),
-        "enum": _maybe_odd(st.sampled_from(P.ContentSource), st.one_of(st.none(), TEXT), odd),
+        "enum": _maybe_odd(st.sampled_from(pg.ContentSource), st.one_of(st.none(), TEXT), odd),
     }
 
 
@@ -65,9 +65,9 @@ def pages(draw: st.DrawFn, odd: bool = False, max_items: int = 4) -> dict[str, A
     s, i, f, b = leaf["str"], leaf["int"], leaf["float"], leaf["bool"]
     opt_s, opt_i, opt_f = st.none() | s, st.none() | i, st.none() | f
 
-    brand = st.builds(P.Brand, id=s, name=s, logo_url=opt_s)
+    brand = st.builds(pg.Brand, id=s, name=s, logo_url=opt_s)
     venue = st.builds(
-        P.Venue,
+        pg.Venue,
         id=s,
         name=s,
         slug=s,
@@ -82,45 +82,43 @@ def pages(draw: st.DrawFn, odd: bool = False, max_items: int = 4) -> dict[str, A
         reason=opt_s,
     )
     item = st.builds(
-        P.Item,
+        pg.Item,
         id=s,
         name=s,
-        price=st.builds(P.Money, amount=i, currency=s),
+        price=st.builds(pg.Money, amount=i, currency=s),
         venue_id=s,
         image_url=opt_s,
         reason=opt_s,
     )
-    category = st.builds(P.Category, slug=s, name=s, image_url=opt_s)
-    banner = st.builds(P.Banner, id=s, title=s, target_url=s, image_url=opt_s)
+    category = st.builds(pg.Category, slug=s, name=s, image_url=opt_s)
+    banner = st.builds(pg.Banner, id=s, title=s, target_url=s, image_url=opt_s)
 
     def lists(entity: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
         return st.lists(entity, max_size=max_items)
 
     head = {"id": s, "title": s, "source": leaf["enum"], "tracking_id": s}
     section = st.one_of(
-        st.builds(P.VenueCarousel, venues=lists(venue), **head),
-        st.builds(P.ItemCarousel, items=lists(item), **head),
-        st.builds(P.CategoryTiles, categories=lists(category), **head),
-        st.builds(P.BannerCarousel, banners=lists(banner), **head),
-        st.builds(P.BrandCarousel, brands=lists(brand), **head),
+        st.builds(pg.VenueCarousel, venues=lists(venue), **head),
+        st.builds(pg.ItemCarousel, items=lists(item), **head),
+        st.builds(pg.CategoryTiles, categories=lists(category), **head),
+        st.builds(pg.BannerCarousel, banners=lists(banner), **head),
+        st.builds(pg.BrandCarousel, brands=lists(brand), **head),
     )
     sections = st.lists(section, max_size=max_items)
     page_info = st.builds(
-        P.PageInfo, has_next_page=b, has_previous_page=b, start_cursor=opt_s, end_cursor=opt_s
+        pg.PageInfo, has_next_page=b, has_previous_page=b, start_cursor=opt_s, end_cursor=opt_s
     )
     connection = st.builds(
-        P.VenueConnection,
-        edges=lists(st.builds(P.VenueEdge, cursor=s, node=venue)),
+        pg.VenueConnection,
+        edges=lists(st.builds(pg.VenueEdge, cursor=s, node=venue)),
         page_info=page_info,
         total_count=i,
     )
     return {
-        "discovery": draw(
-            st.builds(P.DiscoveryPage, request_id=s, sections=sections, degraded=b)
-        ),
+        "discovery": draw(st.builds(pg.DiscoveryPage, request_id=s, sections=sections, degraded=b)),
         "category": draw(
             st.builds(
-                P.CategoryPage,
+                pg.CategoryPage,
                 request_id=s,
                 category=category,
                 venues=connection,
@@ -130,14 +128,14 @@ def pages(draw: st.DrawFn, odd: bool = False, max_items: int = 4) -> dict[str, A
         ),
         "venuePage": draw(
             st.builds(
-                P.VenuePage,
+                pg.VenuePage,
                 request_id=s,
                 venue=st.none() | venue,
                 sections=sections,
                 degraded=b,
             )
         ),
-        "cart": draw(st.builds(P.CartPage, request_id=s, sections=sections, degraded=b)),
+        "cart": draw(st.builds(pg.CartPage, request_id=s, sections=sections, degraded=b)),
     }
 
 
@@ -233,4 +231,3 @@ async def assert_same(
     assert encoded(actual) == encoded(expected)
     assert sorted(map(repr, fast.calls)) == sorted(map(repr, reference.calls))
     return actual, compiled
-
