@@ -484,6 +484,8 @@ class CaseResult:
     for_you_share: dict[str, float] = field(default_factory=dict)
     source_by_section: dict[str, dict[str, float]] = field(default_factory=dict)
     failed_calls: dict[str, int] = field(default_factory=dict)
+    server_p99_over_budget_ms: float | None = None
+    load_avg: float | None = None
     recovery_s: float | None = None
     restart_s: float | None = None
     cache_hits_after: float | None = None
@@ -500,6 +502,17 @@ class CaseResult:
     @property
     def name(self) -> str:
         return f"{self.backend}/{self.fault}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one response said, kept to compare with the gateway's access log."""
+
+    result: CaseResult
+    request_id: str
+    surface: str
+    degraded: bool
+    sources: dict[str, str]
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -603,6 +616,7 @@ class ChaosRunner:
         self.probe_rng = random.Random(config.seed + 1)
         self.console = console or Console(stderr=True)
         self._tokens: dict[str, str] = {}
+        self.answered: list[Answer] = []
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -689,6 +703,15 @@ class ChaosRunner:
             if sample.body is not None and sample.planned is not None and not sample.problems:
                 sample.problems.extend(self.validator.problems(sample.planned, sample.body))
             sample.body = None
+
+    def remember(self, result: CaseResult, samples: list[Sample]) -> None:
+        """Keep what each response said, to compare with the gateway's access log later."""
+        result.load_avg = os.getloadavg()[0]
+        for s in samples:
+            if s.request_id and s.degraded is not None:
+                self.answered.append(
+                    Answer(result, s.request_id, s.surface, s.degraded, dict(s.sources))
+                )
 
     # -- recovery ---------------------------------------------------------------------------
 
@@ -781,6 +804,7 @@ class ChaosRunner:
                     else:
                         await self._put_fault(backend, None)
         self.validate(samples)
+        self.remember(result, samples)
         summarise(result, samples, self.budgets, cfg.margin_ms)
         if cleared:
             self._judge_recovery(result, limit_s)
@@ -840,6 +864,7 @@ class ChaosRunner:
             if redis.proc is None or redis.proc.poll() is not None:
                 await asyncio.to_thread(redis.start)
         self.validate(samples)
+        self.remember(result, samples)
         summarise(result, samples, self.budgets, self.config.margin_ms)
         result.redis_keys_after = redis.keys()
         async with self._client() as client:
@@ -888,16 +913,19 @@ def results_table(results: Sequence[CaseResult], budgets: dict[str, float]) -> T
         title="Chaos: load under each backend fault (latency as the client saw it)",
         caption=(
             "sources: share of all sections served; p99−budget: 99th percentile of each "
-            "request's latency minus its surface's budget "
+            "request's latency minus its surface's budget (gw: the gateway's own time from its "
+            "access log) "
             + ", ".join(f"{k} {v:.0f} ms" for k, v in budgets.items())
             + "; recovery: from the fault's end (the backend's restart) to a fully "
-            "personalised page; redis: to the first cache hit"
+            "personalised page; redis: to the first cache hit; load: 1-min load average"
         ),
     )
     for column in ("backend", "fault"):
         table.add_column(column)
     for column in ("requests", "5xx", "bad", "degraded", "p50", "p99", "p99−budget"):
         table.add_column(column, justify="right")
+    table.add_column("gw p99−budget", justify="right")
+    table.add_column("load", justify="right")
     table.add_column("sources")
     table.add_column("recovery", justify="right")
     table.add_column("verdict")
@@ -912,6 +940,10 @@ def results_table(results: Sequence[CaseResult], budgets: dict[str, float]) -> T
             f"{r.p50_ms:.0f} ms",
             f"{r.p99_ms:.0f} ms",
             f"{r.p99_over_budget_ms:+.0f} ms",
+            "-"
+            if r.server_p99_over_budget_ms is None
+            else f"{r.server_p99_over_budget_ms:+.0f} ms",
+            "-" if r.load_avg is None else f"{r.load_avg:.1f}",
             format_shares(r.source_share),
             format_recovery(r),
             "[green]pass[/green]" if r.ok else "[red]FAIL[/red]",
@@ -951,6 +983,52 @@ def scan_log(path: Path) -> list[str]:
 # ------------------------------------------------------------------------------------------
 # the CLI
 # ------------------------------------------------------------------------------------------
+
+
+def cross_check_log(path: Path, answered: Sequence[Answer], budgets: dict[str, float]) -> int:
+    """Compare each response with the gateway's access-log line for its request id.
+
+    Fills each case's server-side p99 over budget (the log's ``duration_ms``: the gateway's
+    own time from parse to result, without the queueing before it and the transport), and
+    notes responses the log describes differently — a page the client saw as degraded but
+    the log (and the metrics and spans, which read the same traces) records as not degraded
+    hides a fallback from operators. Returns the number of such disagreements.
+    """
+    logged: dict[str, dict[str, Any]] = {}
+    if path.exists():
+        for line in path.read_text(errors="replace").splitlines():
+            if not line.startswith("{"):
+                continue
+            with contextlib.suppress(ValueError, AttributeError):
+                entry = json.loads(line)
+                if entry.get("event") == "graphql" and entry.get("request_id"):
+                    logged[entry["request_id"]] = entry
+    cases: dict[int, CaseResult] = {}
+    mismatches: dict[int, list[str]] = {}
+    excess: dict[int, list[float]] = {}
+    for answer in answered:
+        entry = logged.get(answer.request_id)
+        if entry is None:
+            continue
+        key = id(answer.result)
+        cases[key] = answer.result
+        with contextlib.suppress(TypeError, ValueError):
+            excess.setdefault(key, []).append(float(entry["duration_ms"]) - budgets[answer.surface])
+        sources = entry.get("sources") or {}
+        if bool(entry.get("degraded")) != answer.degraded or any(
+            sources.get(k, v) != v for k, v in answer.sources.items()
+        ):
+            mismatches.setdefault(key, []).append(
+                f"{answer.request_id} ({answer.surface}: response degraded={answer.degraded}, "
+                f"log degraded={bool(entry.get('degraded'))})"
+            )
+    for key, values in excess.items():
+        cases[key].server_p99_over_budget_ms = _percentile(values, 99)
+    for key, found in mismatches.items():
+        cases[key].notes.append(
+            f"{len(found)} responses disagree with the gateway's access log, e.g. {found[0]}"
+        )
+    return sum(len(found) for found in mismatches.values())
 
 
 @contextlib.contextmanager
@@ -1015,7 +1093,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-total-s", type=float, default=480.0, help="skip cases after")
     args = parser.parse_args(argv)
 
-    console = Console() if sys.stdout.isatty() else Console(width=180)
+    console = Console() if sys.stdout.isatty() else Console(width=210)
     config = ChaosConfig(
         duration_s=args.duration_s,
         concurrency=args.concurrency,
@@ -1030,6 +1108,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = [(b, f) for b in args.backends for f in args.faults]
     started = time.monotonic()
     results: list[CaseResult] = []
+    runner: ChaosRunner | None = None
     budgets = surface_budgets_ms()
 
     def on_result(result: CaseResult) -> None:
@@ -1072,6 +1151,9 @@ def main(argv: list[str] | None = None) -> int:
                 redis.stop()
     elapsed = time.monotonic() - started
     gateway_errors = scan_log(log_dir / "gateway.log")
+    log_mismatches = (
+        cross_check_log(log_dir / "gateway.log", runner.answered, budgets) if runner else 0
+    )
     write_results(
         out,
         results,
@@ -1084,6 +1166,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "budgets_ms": budgets,
             "gateway_log_errors": gateway_errors[:50],
+            "log_mismatches": log_mismatches,
         },
     )
     if results:
@@ -1091,6 +1174,8 @@ def main(argv: list[str] | None = None) -> int:
     for result in results:
         for failure in result.failures:
             console.print(f"[red]{result.name}[/red]: {failure}")
+        for note in result.notes:
+            console.print(f"[yellow]{result.name}[/yellow]: {note}")
     if gateway_errors:
         console.print(f"[yellow]{len(gateway_errors)} error lines in the gateway log[/yellow]")
     console.print(f"{len(results)} cases in {elapsed:.0f} s; results in {out.relative_to(ROOT)}")
