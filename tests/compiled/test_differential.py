@@ -13,7 +13,7 @@ from tests.compiled.documents import Document, documents
 from tests.compiled.support import SCHEMA, assert_same, pages
 
 SETTINGS = settings(
-    max_examples=300,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -44,7 +44,7 @@ async def test_odd_values_match_standard_execution(
     await assert_same(document.query, document.variables, page_objects)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(document=documents(), page_objects=pages(), data=st.data())
 async def test_one_compilation_serves_every_condition_combination(
     document: Document, page_objects: dict[str, Any], data: st.DataObject
