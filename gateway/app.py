@@ -164,6 +164,12 @@ def _as_of(request: Request, settings: Settings) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
+def _device_id(request: Request) -> str | None:
+    """``X-Device-Id``: the unit of experiment assignment for anonymous viewers."""
+    raw = request.headers.get("x-device-id")
+    return raw if raw and REQUEST_ID.match(raw) else None
+
+
 def _timeout_ms(request: Request) -> float | None:
     raw = request.headers.get("x-request-timeout-ms")
     if raw is None:
@@ -328,6 +334,7 @@ def create_app(
             arrived=state.get("arrived") or time.monotonic(),
             timeout_ms=_timeout_ms(request),
             platform=request.headers.get("x-client-platform"),
+            device_id=_device_id(request),
             as_of=_as_of(request, settings),
         )
         return EventsContext(

@@ -76,6 +76,8 @@ class AccessLog(SchemaExtension):
             "viewer": hash_viewer(viewer.user_id),
             "degraded": any(t.degraded for t in traces),
             "sources": {k: v for t in traces for k, v in t.sources.items()},
+            # the exposure record: one per request, per experiment the viewer is in
+            "experiments": {k: v for t in traces for k, v in t.experiments.items()},
             "errors": len(getattr(self.execution_context.result, "errors", None) or []),
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         }

@@ -216,7 +216,10 @@ class PageBuild:
         self._audience = audience
         self._hydrator = _Hydrator(services, request)
         self.sections = [
-            s for s in plan.sections if not (s.personalised_only and request.user_id is None)
+            s
+            for s in plan.sections
+            if not (s.personalised_only and request.user_id is None)
+            and s.id not in request.hidden_sections
         ]
 
     # -- t0: everything that needs nothing but the request --------------------------------

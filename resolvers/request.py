@@ -40,6 +40,7 @@ class PageTrace:
     failures: list[str] = field(default_factory=list)
     degraded: bool = False
     deadline_exceeded: bool = False
+    experiments: dict[str, str] = field(default_factory=dict)
 
     def record(
         self, backend: str, endpoint: str, started: float, cache: CacheResult | str, outcome: str
@@ -68,6 +69,7 @@ class PageRequest:
     reserve_s: float
     ranking_variant: str | None = None
     platform: str | None = None
+    hidden_sections: frozenset[str] = frozenset()
     trace: PageTrace = field(default_factory=PageTrace)
 
     @property

@@ -22,6 +22,7 @@ from resolvers.cursor import decode_cursor, encode_cursor
 from resolvers.engine import BuiltSection, PageBuild, Services, SurfaceInputs
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.events.tracker import SectionTracker
+from resolvers.experiments import assignments
 from resolvers.geo import find_market
 from resolvers.materialise import Audience
 from resolvers.page import (
@@ -63,6 +64,7 @@ class Viewer:
     arrived: float
     timeout_ms: float | None = None
     platform: str | None = None
+    device_id: str | None = None
     as_of: datetime | None = None
     traces: list[PageTrace] = field(default_factory=list, compare=False)
 
@@ -113,17 +115,27 @@ class Surfaces:
             budget_s = min(budget_s, max(viewer.timeout_ms, 0) / 1000)
         elapsed = time.monotonic() - viewer.arrived
         market = find_market(self._plans.markets, location)
+        now = local_time(market, viewer.as_of)
+        variants = assignments(
+            self._plans.experiments, surface, viewer.user_id or viewer.device_id, now
+        )
+        ranking_variant = next(
+            (v.ranking_variant for v in variants.values() if v.ranking_variant), None
+        )
         request = PageRequest(
             request_id=viewer.request_id,
             user_id=viewer.user_id,
             location=location,
             market=market,
             # Minute resolution: open-now needs no more, and backend cache keys stay stable.
-            local_now=local_time(market, viewer.as_of).replace(second=0, microsecond=0),
+            local_now=now.replace(second=0, microsecond=0),
             deadline=Deadline.after(max(budget_s - elapsed, 0.0)),
             reserve_s=self._plans.reserve_ms / 1000,
             platform=viewer.platform,
+            ranking_variant=ranking_variant,
+            hidden_sections=frozenset(h for v in variants.values() for h in v.hidden_sections),
         )
+        request.trace.experiments = {name: v.name for name, v in variants.items()}
         viewer.traces.append(request.trace)
         return request
 
