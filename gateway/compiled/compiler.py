@@ -194,7 +194,6 @@ class CompiledOperation:
     error_processor: ErrorProcessor = code_errors
     _fragments: dict[str, FragmentDetails] = field(default_factory=dict)
     _plans: dict[tuple[Any, ...], _Plan] = field(default_factory=dict)
-    _type_memo: dict[tuple[str, type[Any]], Callable[[Any], Any]] = field(default_factory=dict)
     fast_executions: int = 0
     standard_executions: int = 0
 
@@ -235,6 +234,22 @@ class CompiledOperation:
     ) -> dict[str, Any]:
         """The response dict ``{"data": ..., "errors": [...]}`` (no ``errors`` when none),
         with every error coded as ``error_processor`` (``code_errors``) does."""
+        result = await self.execute_result(variables, call_root, context=context)
+        if not result.errors:
+            return {"data": result.data}
+        return {"data": result.data, "errors": [error.formatted for error in result.errors]}
+
+    async def execute_result(
+        self,
+        variables: dict[str, Any] | None,
+        call_root: CallRoot,
+        *,
+        context: Any = None,
+        execution_context: ExecutionContext | None = None,
+    ) -> ExecutionResult:
+        """``execute`` as graphql-core's ``ExecutionResult`` (errors coded in place, with
+        ``execution_context`` — Strawberry's, when serving — or one holding ``context``)."""
+        scope = execution_context if execution_context is not None else _error_scope(context)
         coerced = get_variable_values(
             self.schema,
             self.operation.variable_definitions or (),
@@ -242,14 +257,14 @@ class CompiledOperation:
             max_errors=MAX_COERCION_ERRORS,
         )
         if isinstance(coerced, list):
-            return self._response(None, coerced, context)
+            return self._result(None, coerced, scope)
         key = tuple(coerced.coerced.get(name) for name in self.condition_variables)
         try:
             plan = self._plan(coerced, key)
         except _Unsupported:
             # A condition that graphql-core itself refuses (e.g. a missing variable):
             # let it report the error exactly.
-            return await self._standard(variables, {}, call_root, context)
+            return await self._standard(variables, {}, call_root, scope)
 
         args_per_field: list[dict[str, Any]] = []
         try:
@@ -261,7 +276,7 @@ class CompiledOperation:
                 )
         except GraphQLError as exc:
             error = located_error(exc, list(root.nodes), [root.response_key])
-            return self._response(None, [error], context)
+            return self._result(None, [error], scope)
 
         pending = [
             _resolve_tagged(call_root, root, args)
@@ -275,7 +290,7 @@ class CompiledOperation:
         except _RootFailed as failed:
             root = failed.root
             error = located_error(failed.error, list(root.nodes), [root.response_key])
-            return self._response(None, [error], context)
+            return self._result(None, [error], scope)
 
         resolved = {
             root.response_key: value for root, value in zip(plan.root_fields, values, strict=True)
@@ -292,17 +307,17 @@ class CompiledOperation:
             projected = False  # a value the fast path does not take: see below
         if not projected:
             # Outside the handler, so no error graphql-core reports chains to our bail-out.
-            return await self._standard(variables, resolved, call_root, context)
+            return await self._standard(variables, resolved, call_root, scope)
         self.fast_executions += 1
-        return {"data": data}
+        return ExecutionResult(data, None)
 
     async def _standard(
         self,
         variables: dict[str, Any] | None,
         resolved: dict[str, Any],
         call_root: CallRoot,
-        context: Any,
-    ) -> dict[str, Any]:
+        scope: ExecutionContext,
+    ) -> ExecutionResult:
         """graphql-core's own execution, root fields answered from ``resolved`` (or, when
         they were not resolved yet, by ``call_root``): the exact standard response."""
         self.standard_executions += 1
@@ -327,15 +342,15 @@ class CompiledOperation:
         if inspect.isawaitable(result):
             result = await result
         assert isinstance(result, ExecutionResult)
-        return self._response(result.data, list(result.errors or ()), context)
+        return self._result(result.data, list(result.errors or ()), scope)
 
-    def _response(
-        self, data: dict[str, Any] | None, errors: list[GraphQLError], context: Any
-    ) -> dict[str, Any]:
+    def _result(
+        self, data: dict[str, Any] | None, errors: list[GraphQLError], scope: ExecutionContext
+    ) -> ExecutionResult:
         if not errors:
-            return {"data": data}
-        self.error_processor(errors, _error_scope(context))
-        return {"data": data, "errors": [error.formatted for error in errors]}
+            return ExecutionResult(data, None)
+        self.error_processor(errors, scope)
+        return ExecutionResult(data, errors)
 
     # -- runtime type decisions (memoised per class) ----------------------------------
 
