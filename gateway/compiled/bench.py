@@ -12,6 +12,9 @@ shipped ``DiscoveryFeed`` asks for them: ~2,000 response values) and handed back
   minus HTTP;
 - ``graphql-core``: graphql-core's ``execute`` of the pre-parsed, pre-validated document on
   the same schema (the executor alone);
+- ``compiled+ext``: ``CompiledPath.execute``, what the router mixin runs for a known
+  document: the compiled operation inside Strawberry's extension runner (metrics, access log,
+  span, debug) — compare with ``strawberry``;
 - ``compiled``: ``CompiledOperation.execute`` (variable and argument coercion, the root
   resolver, the generated projector, the response dict).
 """
@@ -21,16 +24,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import execute, parse
+from graphql import ExecutionResult, execute, parse
 
 from gateway.compiled.compiler import CompiledOperation, compile_operation
 from gateway.compiled.roots import root_caller
+from gateway.compiled.serving import CompiledPath
 from gateway.limits import Limits
 from gateway.logs import configure_logging
 from resolvers import Viewer
@@ -229,9 +234,25 @@ async def measure(sections: int, venues: int, seconds: float) -> dict[str, float
         result = execute(
             graphql_schema, document, variable_values=variables, context_value=context(surfaces)
         )
-        if not isinstance(result, dict) and hasattr(result, "__await__"):
+        if inspect.isawaitable(result):
             result = await result
-        return result.data  # type: ignore[union-attr]
+        assert isinstance(result, ExecutionResult)
+        return result.data
+
+    path = CompiledPath(strawberry_schema, documents=[query])
+    served = path.lookup(query, None)
+    assert served is not None
+
+    async def via_compiled_served() -> Any:
+        result = await path.execute(
+            served,
+            query=query,
+            variables=variables,
+            operation_name=None,
+            context=context(surfaces),
+        )
+        assert not result.errors, result.errors
+        return result.data
 
     async def via_compiled() -> Any:
         ctx = context(surfaces)
@@ -241,13 +262,15 @@ async def measure(sections: int, venues: int, seconds: float) -> dict[str, float
     expected = await via_strawberry()
     assert await via_graphql_core() == expected
     assert await via_compiled() == expected
+    assert await via_compiled_served() == expected
     results = {
         "values": float(count_values(expected)),
         "strawberry": await _cpu_per_call(via_strawberry, seconds),
         "graphql-core": await _cpu_per_call(via_graphql_core, seconds),
+        "compiled+ext": await _cpu_per_call(via_compiled_served, seconds),
         "compiled": await _cpu_per_call(via_compiled, seconds),
     }
-    assert compiled.standard_executions == 0
+    assert compiled.standard_executions == served.standard_executions == 0
     return results
 
 
