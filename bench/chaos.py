@@ -487,6 +487,7 @@ class CaseResult:
     server_p99_over_budget_ms: float | None = None
     load_avg: float | None = None
     recovery_s: float | None = None
+    recovery_blockers: dict[str, int] = field(default_factory=dict)
     restart_s: float | None = None
     cache_hits_after: float | None = None
     redis_keys_after: int | None = None
@@ -715,34 +716,50 @@ class ChaosRunner:
 
     # -- recovery ---------------------------------------------------------------------------
 
-    async def healthy_page(self, client: httpx.AsyncClient) -> bool:
-        """A Discovery page and a venue page, for users and places not in any cache, that
-        are fully personalised and not degraded."""
+    async def healthy_page(self, client: httpx.AsyncClient) -> str | None:
+        """Why a Discovery page and a venue page, for users and places not in any cache, are
+        not yet fully personalised and undegraded; None when they are."""
         discovery = self.workload.plan(self.probe_rng, "discovery", jitter=0.003)
         venue = self.workload.plan(self.probe_rng, "venuePage", jitter=0.003)
         t0 = time.monotonic()
         pages = await asyncio.gather(self.send(client, discovery, t0), self.send(client, venue, t0))
         for page in pages:
-            if page.problems or page.degraded is not False:
-                return False
-        d, v = pages[0].sources, pages[1].sources
-        ranked_ok = all(d.get(sid) == "PERSONALISED" for sid in RANKED_DISCOVERY)
-        return (
-            ranked_ok
-            and d.get("popular_near_you") == "POPULAR"
-            and v.get("recommended_items") == "PERSONALISED"
-            and v.get("popular_items") == "POPULAR"
-        )
-
-    async def wait_recovered(self, timeout_s: float) -> float | None:
-        """Seconds until :meth:`healthy_page` holds, or None if not within ``timeout_s``."""
-        started = time.monotonic()
-        async with self._client() as client:
-            while time.monotonic() - started < timeout_s:
-                if await self.healthy_page(client):
-                    return time.monotonic() - started
-                await asyncio.sleep(0.2)
+            if page.problems:
+                return f"{page.surface}: {page.problems[0]}"
+        expected = {
+            **{("discovery", sid): "PERSONALISED" for sid in RANKED_DISCOVERY},
+            ("discovery", "popular_near_you"): "POPULAR",
+            ("venuePage", "recommended_items"): "PERSONALISED",
+            ("venuePage", "popular_items"): "POPULAR",
+        }
+        for (surface, sid), source in expected.items():
+            page = pages[0] if surface == "discovery" else pages[1]
+            if page.sources.get(sid) != source:
+                return f"{sid} {page.sources.get(sid)}"
+        for page in pages:
+            if page.degraded is not False:
+                return f"{page.surface} degraded: {', '.join(page.failed_calls[:2])}"
         return None
+
+    async def wait_recovered(
+        self, timeout_s: float, result: CaseResult | None = None
+    ) -> float | None:
+        """Seconds until :meth:`healthy_page` holds, or None if not within ``timeout_s``;
+        what held it back is counted in ``result.recovery_blockers``."""
+        started = time.monotonic()
+        blockers: Counter[str] = Counter()
+        try:
+            async with self._client() as client:
+                while time.monotonic() - started < timeout_s:
+                    reason = await self.healthy_page(client)
+                    if reason is None:
+                        return time.monotonic() - started
+                    blockers[reason] += 1
+                    await asyncio.sleep(0.2)
+            return None
+        finally:
+            if result is not None:
+                result.recovery_blockers = dict(blockers.most_common(5))
 
     async def cache_hits(self, client: httpx.AsyncClient) -> float:
         text = (await client.get(f"{self.stack.gateway_url}/metrics")).text
@@ -793,7 +810,7 @@ class ChaosRunner:
             elif fault != "none":
                 await self._put_fault(backend, None)
             cleared = True
-            result.recovery_s = await self.wait_recovered(limit_s + 10)
+            result.recovery_s = await self.wait_recovered(limit_s + 10, result)
         except Exception as exc:  # a broken case is a failed case, and the run goes on
             result.failures.append(f"case aborted: {type(exc).__name__}: {exc}")
         finally:
@@ -1026,7 +1043,8 @@ def cross_check_log(path: Path, answered: Sequence[Answer], budgets: dict[str, f
         cases[key].server_p99_over_budget_ms = _percentile(values, 99)
     for key, found in mismatches.items():
         cases[key].notes.append(
-            f"{len(found)} responses disagree with the gateway's access log, e.g. {found[0]}"
+            f"{len(found)} responses disagree with the gateway's access log, e.g. "
+            + "; ".join(found[:3])
         )
     return sum(len(found) for found in mismatches.values())
 
