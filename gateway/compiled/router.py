@@ -28,9 +28,15 @@ class CompiledExecutionMixin:
         request_data: Any,
     ) -> Any:
         path = self.compiled_path
+        eligible = (
+            path is not None
+            # queries over GET only when the router allows them (Strawberry's own rule)
+            and (request_adapter.method != "GET" or getattr(self, "allow_queries_via_get", True))
+            and (request_data.variables is None or isinstance(request_data.variables, dict))
+        )
         compiled = (
             path.lookup(request_data.query, request_data.operation_name)
-            if path is not None
+            if eligible and path is not None
             else None
         )
         if compiled is not None and path is not None:

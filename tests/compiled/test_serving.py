@@ -173,3 +173,21 @@ def test_unknown_documents_are_standard_unless_asked() -> None:
     for text in shipped_documents():
         if "mutation" not in text.split("{")[0]:
             assert known.lookup(text, None) is not None
+
+
+async def test_get_requests_follow_the_routers_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A known query sent over GET is served compiled too (queries via GET are allowed)."""
+    query = operation_document(OPERATIONS_DIR / "discovery.graphql")
+    async with _gateway(tmp_path, monkeypatch, compiled=True) as (gw, path):
+        assert path is not None
+        response = await gw.client.get(
+            "/graphql",
+            params={"query": query, "variables": json.dumps(VARIABLES["discovery.graphql"])},
+        )
+        assert response.status_code == 200, response.text
+        assert "errors" not in response.json()
+        operation = path.lookup(query, None)
+        assert operation is not None
+        assert operation.fast_executions == 1
