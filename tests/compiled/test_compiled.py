@@ -257,3 +257,16 @@ async def test_plain_call_root_returning_page_objects() -> None:
     ]
     assert response["data"]["category"]["venues"]["totalCount"] == 123
     assert response["data"]["category"]["source"] == "CANDIDATE_ORDER"
+
+
+async def test_a_condition_graphql_core_refuses_is_reported_as_standard_execution_does() -> None:
+    """``$c`` may be null (it has a default), but ``@include(if:)`` may not: graphql-core
+    reports that while collecting fields; the compiled path lets it (same error, the root
+    resolved once, as there)."""
+    query = "query Q($c: Boolean = true) { discovery(" + LOC + ") { degraded @include(if: $c) } }"
+    response, compiled = await assert_same(query, {"c": None}, PAGES)
+    assert response["data"] is None
+    assert compiled.standard_executions == 1
+    for c in (True, False):
+        await assert_same(query, {"c": c}, PAGES, compiled=compiled)
+    assert compiled.fast_executions == 2
