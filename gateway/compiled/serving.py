@@ -25,12 +25,20 @@ from typing import Any
 
 from graphql import GraphQLError, parse
 from graphql.validation import ASTValidationRule
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from gateway.compiled.compiler import CompiledOperation, compile_operation
 from gateway.compiled.roots import root_caller
+
+
+def _hooks_resolvers(schema: Any) -> bool:
+    """Whether an extension hooks field resolution (the compiled path resolves no fields)."""
+    return any(
+        type(extension).resolve is not SchemaExtension.resolve
+        for extension in schema.get_extensions()
+    )
 
 
 def _limits(schema: Any) -> tuple[list[type[ASTValidationRule]], int | None]:
@@ -72,6 +80,11 @@ class CompiledPath:
         self._rules, self._max_tokens = _limits(schema)
         self._known: dict[tuple[str, str | None], CompiledOperation | None] = {}
         self._seen: OrderedDict[tuple[str, str | None], CompiledOperation | None] = OrderedDict()
+        if _hooks_resolvers(schema):
+            # e.g. a field-level permission or tracing extension: it must see every field,
+            # so every request takes the standard path.
+            self.compile_unknown = False
+            documents = ()
         for text in documents:
             for name in self._operation_names(text):
                 self._known[(text, name)] = self._compile(text, name)

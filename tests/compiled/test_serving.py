@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from gateway.app import GatewayRouter, gateway_schema
 from gateway.compiled.router import CompiledExecutionMixin
 from gateway.compiled.serving import CompiledPath, shipped_documents
 from gateway.schema_check import OPERATIONS_DIR, operation_document
+from tests.compiled.support import assert_same, encoded
 from tests.compiled.test_compiled import VARIABLES
 from tests.fakes import FakeBackends
 from tests.gateway.conftest import Gateway, gateway_settings, running_gateway
@@ -53,19 +54,28 @@ def _without_timings(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-Send = Callable[[Gateway], Any]
+ROOTS = {
+    "discovery.graphql": ("discovery", "discovery"),
+    "category.graphql": ("category", "category"),
+    "venue_page.graphql": ("venuePage", "venue_page"),
+    "cart.graphql": ("cart", "cart"),
+}
 
 
-async def _both(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, send: Send
-) -> tuple[dict[str, Any], dict[str, Any], CompiledPath]:
-    async with _gateway(tmp_path / "a", monkeypatch, compiled=False) as (gw, _):
-        standard = await send(gw)
-    async with _gateway(tmp_path / "b", monkeypatch, compiled=True) as (gw, path):
-        compiled = await send(gw)
-    assert path is not None
-    assert standard.status_code == compiled.status_code
-    return _without_timings(standard.json()), _without_timings(compiled.json()), path
+def _capture(gw: Gateway, method: str) -> list[Any]:
+    """Keep the page objects the engine builds (page builds are not deterministic across
+    two gateways: timings and sampling differ), to project the very same ones again."""
+    surfaces = gw.app.state.runtime.surfaces
+    original = getattr(surfaces, method)
+    captured: list[Any] = []
+
+    async def capture(*args: Any) -> Any:
+        page = await original(*args)
+        captured.append(page)
+        return page
+
+    setattr(surfaces, method, capture)
+    return captured
 
 
 @pytest.mark.parametrize("name", QUERIES)
@@ -73,16 +83,27 @@ async def test_shipped_operations_are_served_compiled_like_standard(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     query = operation_document(OPERATIONS_DIR / name)
-
-    async def send(gw: Gateway) -> Any:
-        return await gw.query(query, VARIABLES[name], user="u0001", headers={"x-request-id": "r1"})
-
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    standard, compiled, path = await _both(tmp_path, monkeypatch, send)
-    assert compiled == standard
-    assert "errors" not in compiled
-    assert compiled["extensions"]["debug"]["pages"]
+    root, method = ROOTS[name]
+    headers = {"x-request-id": "r1"}
+    async with _gateway(tmp_path, monkeypatch, compiled=False) as (gw, _):
+        standard = await gw.query(query, VARIABLES[name], user="u0001", headers=headers)
+    async with _gateway(tmp_path, monkeypatch, compiled=True) as (gw, path):
+        captured = _capture(gw, method)
+        response = await gw.query(query, VARIABLES[name], user="u0001", headers=headers)
+    assert path is not None
+    assert response.status_code == standard.status_code == 200
+    body = response.json()
+    assert "errors" not in body
+    # The data: exactly Strawberry's projection of the page the engine built.
+    [page] = captured
+    expected, _ = await assert_same(query, VARIABLES[name], {root: page})
+    assert encoded({"data": body["data"]}) == encoded(expected)
+    # The rest: the same shape as the standard gateway's response.
+    assert list(body) == list(standard.json()) == ["data", "extensions"]
+    ours = body["extensions"]["debug"]
+    theirs = standard.json()["extensions"]["debug"]
+    assert ours["requestId"] == theirs["requestId"] == "r1"
+    assert [sorted(p) for p in ours["pages"]] == [sorted(p) for p in theirs["pages"]]
     operation = path.lookup(query, None)
     assert operation is not None
     assert operation.fast_executions == 1
@@ -191,3 +212,21 @@ async def test_get_requests_follow_the_routers_rule(
         operation = path.lookup(query, None)
         assert operation is not None
         assert operation.fast_executions == 1
+
+
+def test_an_extension_hooking_field_resolution_disables_the_compiled_path() -> None:
+    from graphql import GraphQLResolveInfo
+    from strawberry.extensions import SchemaExtension
+
+    from schema import build_schema
+
+    class EveryField(SchemaExtension):
+        def resolve(
+            self, _next: Any, root: Any, info: GraphQLResolveInfo, *args: Any, **kwargs: Any
+        ) -> Any:
+            return _next(root, info, *args, **kwargs)
+
+    schema = build_schema([EveryField])
+    path = CompiledPath(schema, documents=shipped_documents(), compile_unknown=True)
+    assert path.known == {}
+    assert path.lookup(shipped_documents()[0], None) is None
