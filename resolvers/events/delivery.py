@@ -61,6 +61,7 @@ class RewardDelivery:
         self.drained = asyncio.Event()
         self._wake = asyncio.Event()
         self._failed_ticks = 0
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -70,35 +71,43 @@ class RewardDelivery:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.get_running_loop().create_task(self._run(), name="rewards")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Let the current tick finish (bounded by ``grace_s``), then stop."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        done, _ = await asyncio.wait({task}, timeout=grace_s)
+        if not done:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
 
     def backoff_s(self) -> float:
-        exp = self.backoff_initial_s * 2 ** max(self._failed_ticks - 1, 0)
+        exp = self.backoff_initial_s * 2 ** min(max(self._failed_ticks - 1, 0), 30)
         capped = min(exp, self.backoff_max_s)
         return float(capped * (0.5 + random.random() / 2))
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 wait_s = await self.tick()
-            except asyncio.CancelledError:
-                raise
             except Exception:  # the store itself failed (disk, Redis): keep trying
                 log.exception("reward outbox tick failed")
                 self._failed_ticks += 1
                 wait_s = self.backoff_s()
-            if wait_s > 0:
+            if wait_s > 0 and not self._stopping:
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(wait_s):
-                        await self._wake.wait()
+                # asyncio.wait, not asyncio.timeout: it never swallows a cancellation
+                waiter = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait({waiter}, timeout=wait_s)
+                finally:
+                    waiter.cancel()
 
     async def tick(self) -> float:
         """Deliver one batch; returns how long to wait before the next tick."""

@@ -28,8 +28,13 @@ FAST_FEEDBACK: dict[str, Any] = {
     "rewards_backoff_max_s": 0.1,
     "rewards_poll_s": 0.05,
     "rewards_lease_s": 0.5,
-    # the breaker would hold rewards back for its default 5 s after the bandit heals
-    "backends": {"bandit": {"breaker": {"open_s": 0.05}}},
+    # pages must not fall back on a loaded CI machine: these tests need their content
+    "budget_ms": 5000,
+    "backends": {
+        **{name: {"timeout_s": 2.0} for name in ("catalog", "retrieval", "ranking", "popularity")},
+        # the breaker would hold rewards back for its default 5 s after the bandit heals
+        "bandit": {"timeout_s": 2.0, "breaker": {"open_s": 0.05}},
+    },
 }
 
 
