@@ -32,6 +32,8 @@ from strawberry.fastapi import GraphQLRouter
 
 from clients.registry import Backends, open_backends
 from gateway.auth import AuthError, TokenVerifier
+from gateway.compiled.router import CompiledExecutionMixin
+from gateway.compiled.serving import CompiledPath, shipped_documents
 from gateway.extensions import DebugTimings, code_errors
 from gateway.feedback import Feedback, open_feedback
 from gateway.graphiql import graphiql_html, mount_graphiql_assets
@@ -68,6 +70,7 @@ class Runtime:
     stale: StaleSections | None = None
     feedback: Feedback | None = None
     shutting_down: bool = False
+    compiled_path: CompiledPath | None = None
 
 
 class RequestIdMiddleware:
@@ -189,7 +192,7 @@ class RateLimited(Exception):
         self.retry_after_s = retry_after_s
 
 
-class GatewayRouter(GraphQLRouter[GatewayContext, None]):
+class GatewayRouter(CompiledExecutionMixin, GraphQLRouter[GatewayContext, None]):
     """Strawberry's router with orjson encoding."""
 
     def encode_json(self, data: object) -> bytes:
@@ -346,7 +349,13 @@ def create_app(
             rate_key=key,
         )
 
-    router = GatewayRouter(gateway_schema(settings.limits()), context_getter=get_context)
+    schema = gateway_schema(settings.limits())
+    router = GatewayRouter(schema, context_getter=get_context)
+    if settings.compiled_execution:
+        # The shipped operations skip graphql-core's executor: compiled once at start-up
+        # into projectors over the page objects (gateway/compiled; decision 0008).
+        router.compiled_path = CompiledPath(schema, documents=shipped_documents())
+        runtime.compiled_path = router.compiled_path
     app.include_router(router, prefix="/graphql")
     mount_graphiql_assets(app)
 

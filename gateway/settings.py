@@ -64,6 +64,10 @@ class Settings(BaseSettings):
         default=False, description="Show backend timings and fallbacks in response extensions."
     )
 
+    compiled_execution: bool = Field(
+        default=True,
+        description="Serve the shipped operations through the compiled path (gateway/compiled).",
+    )
     persisted_queries: Literal["apq", "trusted", "off"] = Field(
         default="apq",
         description="apq: documents by text or hash; trusted: only the shipped operations.",

@@ -42,9 +42,12 @@ VARIABLES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def test_there_is_one_query_per_surface() -> None:
+MUTATIONS = {"record_events.graphql"}
+
+
+def test_there_is_one_query_per_surface_and_the_events_mutation() -> None:
     files = operation_files()
-    assert [p.name for p in files] == sorted(VARIABLES)
+    assert [p.name for p in files] == sorted({*VARIABLES, *MUTATIONS})
     for path in files:
         [operation] = [
             d
@@ -52,7 +55,8 @@ def test_there_is_one_query_per_surface() -> None:
             if isinstance(d, OperationDefinitionNode)
         ]
         assert operation.name is not None, f"{path.name}: operations must be named"
-        assert operation.operation.value == "query"
+        expected = "mutation" if path.name in MUTATIONS else "query"
+        assert operation.operation.value == expected
 
 
 def test_the_catalogue_validates_against_the_live_schema() -> None:
@@ -115,3 +119,22 @@ async def test_each_shipped_query_executes_without_errors(
     else:
         assert page["sections"], f"{name}: no sections"
         assert all(s["__typename"] and s["trackingId"] for s in page["sections"])
+
+
+async def test_the_shipped_events_mutation_records_what_a_page_showed(gateway: Gateway) -> None:
+    page = await gateway.discovery(user="u0001")
+    section = next(s for s in page["sections"] if s["__typename"] == "VenueCarousel")
+    venue = section["venues"][0]["id"]
+    document = operation_document(OPERATIONS_DIR / "record_events.graphql")
+    events = [
+        {
+            "kind": "IMPRESSION",
+            "trackingId": section["trackingId"],
+            "entityId": venue,
+            "position": 0,
+        }
+    ]
+    response = await gateway.query(document, {"events": events}, user="u0001")
+    body = response.json()
+    assert "errors" not in body, body
+    assert body["data"]["recordEvents"]["accepted"] == 1

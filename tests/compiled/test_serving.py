@@ -13,9 +13,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-import gateway.app as app_module
-from gateway.app import GatewayRouter, gateway_schema
-from gateway.compiled.router import CompiledExecutionMixin
+from gateway.app import gateway_schema
 from gateway.compiled.serving import CompiledPath, shipped_documents
 from gateway.schema_check import OPERATIONS_DIR, operation_document
 from tests.compiled.support import assert_same, encoded
@@ -31,18 +29,11 @@ async def _gateway(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiled: bool
 ) -> AsyncIterator[tuple[Gateway, CompiledPath | None]]:
     fakes = FakeBackends()
-    settings = gateway_settings(tmp_path, fakes)
-    path = None
-    if compiled:
-        path = CompiledPath(gateway_schema(settings.limits()), documents=shipped_documents())
-
-        class CompiledRouter(CompiledExecutionMixin, GatewayRouter):
-            compiled_path = path
-
-        monkeypatch.setattr(app_module, "GatewayRouter", CompiledRouter)
+    settings = gateway_settings(tmp_path, fakes, compiled_execution=compiled)
     async with running_gateway(settings, fakes) as gw:
+        path = gw.app.state.runtime.compiled_path
+        assert (path is not None) is compiled
         yield gw, path
-    monkeypatch.undo()
 
 
 def _without_timings(body: dict[str, Any]) -> dict[str, Any]:
