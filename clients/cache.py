@@ -31,6 +31,8 @@ from clients.config import CacheConfig
 
 __all__ = ["ResponseCache"]
 
+
+SLOW_OPERATIONS_BEFORE_COOL_DOWN = 3
 log = logging.getLogger(__name__)
 
 
@@ -94,6 +96,7 @@ class ResponseCache:
         )
         self._down_until = 0.0
         self._down = False
+        self._slow_in_a_row = 0
 
     @property
     def shared(self) -> bool:
@@ -178,18 +181,27 @@ class ResponseCache:
         except orjson.JSONEncodeError:
             log.exception("response cache: value is not JSON-able; not cached")
             return None
+        except TimeoutError as exc:
+            # One slow answer on a busy event loop is not an outage: only a run of them
+            # switches Redis off for the cool-down (a refused connection does at once).
+            self._slow_in_a_row += 1
+            if self._slow_in_a_row >= SLOW_OPERATIONS_BEFORE_COOL_DOWN:
+                self._mark_down(exc)
+            return None
         except Exception as exc:
             if self._redis:
                 self._mark_down(exc)
             else:  # pragma: no cover - the memory backend does not fail
                 log.warning("response cache failed", exc_info=True)
             return None
+        self._slow_in_a_row = 0
         if self._down:
             self._down = False
-            log.info("response cache: redis reachable again")
+            log.warning("response cache: redis reachable again")
         return result
 
     def _mark_down(self, exc: BaseException) -> None:
+        self._slow_in_a_row = 0
         self._down_until = time.monotonic() + self.config.redis_cooldown_s
         if not self._down:
             self._down = True

@@ -172,7 +172,7 @@ class _Hydrator:
             call = catalog.items(ids, request.deadline, reserve_s=request.reserve_s)
         else:
             call = catalog.brands(ids, request.deadline, reserve_s=request.reserve_s)
-        result: Fetched[Any] | BackendError = await _observed(
+        result: Fetched[Any] | BackendError = await observed(
             request, "catalog", f"{kind.value}s:batchGet", call
         )
         if isinstance(result, BackendError):
@@ -181,7 +181,7 @@ class _Hydrator:
         return dict(result.value)
 
 
-async def _observed(
+async def observed(
     request: PageRequest, backend: str, endpoint: str, call: Awaitable[Fetched[T]]
 ) -> Fetched[T] | BackendError:
     """Await a client call, recording its timing; a backend failure becomes a value."""
@@ -238,7 +238,7 @@ class PageBuild:
             cart_item_ids=list(self._inputs.cart_item_ids),
             limit=min(section.limit * OVERFETCH, MAX_CANDIDATES),
         )
-        return await _observed(
+        return await observed(
             self._request,
             "retrieval",
             f"candidates:{strategy.value}",
@@ -256,7 +256,7 @@ class PageBuild:
             user_id=self._request.user_id,
             context=self._request.backend_context(),
         )
-        return await _observed(
+        return await observed(
             self._request,
             "bandit",
             f"decide:{decision_point}",
@@ -297,7 +297,7 @@ class PageBuild:
         if scope is not PopularityScope.VENUE:
             ids = reference.popular(scope, scope_key, section.kind)
             return None if ids is None else _Step(ids, {})
-        result = await _observed(
+        result = await observed(
             self._request,
             "popularity",
             "popular:venue",
@@ -440,7 +440,7 @@ class PageBuild:
             candidate_ids=sorted(ids),
             variant=variant,
         )
-        return await _observed(
+        return await observed(
             self._request,
             "ranking",
             f"rank:{kind.value}",

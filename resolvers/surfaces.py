@@ -19,7 +19,7 @@ from clients.deadline import Deadline
 from clients.errors import BackendError
 from resolvers import materialise as mat
 from resolvers.cursor import decode_cursor, encode_cursor
-from resolvers.engine import BuiltSection, PageBuild, Services, SurfaceInputs
+from resolvers.engine import BuiltSection, PageBuild, Services, SurfaceInputs, observed
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.events.tracker import SectionTracker
 from resolvers.experiments import assignments
@@ -230,13 +230,15 @@ class Surfaces:
     async def _lookup_venue(
         self, request: PageRequest, venue_id: str
     ) -> VenueEntity | BackendError | None:
-        try:
-            found = await self._services.backends.catalog.venues(
+        found = await observed(
+            request,
+            "catalog",
+            "venues:batchGet",
+            self._services.backends.catalog.venues(
                 [venue_id], request.deadline, reserve_s=request.reserve_s
-            )
-        except BackendError as exc:
-            return exc
-        return found.value.get(venue_id)
+            ),
+        )
+        return found if isinstance(found, BackendError) else found.value.get(venue_id)
 
     async def venue_page(self, viewer: Viewer, venue_id: str, lat: float, lon: float) -> VenuePage:
         location = validate_location(lat, lon)
@@ -256,7 +258,7 @@ class Surfaces:
             )
         venue = None
         if isinstance(entity, BackendError):
-            degraded = True
+            degraded = request.trace.degraded = True
         else:
             venue = mat.venue(entity, audience, None, require_delivery=False)
         return VenuePage(
@@ -292,13 +294,15 @@ class Surfaces:
     async def _lookup_items(
         self, request: PageRequest, ids: Sequence[str]
     ) -> dict[str, ItemEntity] | BackendError:
-        try:
-            found = await self._services.backends.catalog.items(
+        found = await observed(
+            request,
+            "catalog",
+            "items:batchGet",
+            self._services.backends.catalog.items(
                 list(ids), request.deadline, reserve_s=request.reserve_s
-            )
-        except BackendError as exc:
-            return exc
-        return dict(found.value)
+            ),
+        )
+        return found if isinstance(found, BackendError) else dict(found.value)
 
     async def cart(
         self,
@@ -328,7 +332,7 @@ class Surfaces:
         finally:
             items = await lookup
         if isinstance(items, BackendError):
-            degraded = True
+            degraded = request.trace.degraded = True
         else:
             for i, line in enumerate(lines):
                 found = items.get(line.item_id)

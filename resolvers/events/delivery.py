@@ -61,6 +61,7 @@ class RewardDelivery:
         self.drained = asyncio.Event()
         self._wake = asyncio.Event()
         self._failed_ticks = 0
+        self._store_failing = False
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -96,10 +97,17 @@ class RewardDelivery:
         while not self._stopping:
             try:
                 wait_s = await self.tick()
-            except Exception:  # the store itself failed (disk, Redis): keep trying
-                log.exception("reward outbox tick failed")
+            except Exception as exc:  # the store itself failed (disk, Redis): keep trying
+                if not self._store_failing:
+                    # once per outage, not once per tick: the traceback says it all
+                    log.exception("reward outbox unavailable (%s); retrying with back-off", exc)
+                self._store_failing = True
                 self._failed_ticks += 1
                 wait_s = self.backoff_s()
+            else:
+                if self._store_failing:
+                    log.warning("reward outbox available again")
+                self._store_failing = False
             if wait_s > 0 and not self._stopping:
                 self._wake.clear()
                 # asyncio.wait, not asyncio.timeout: it never swallows a cancellation

@@ -136,6 +136,10 @@ async def test_slow_redis_is_bounded_by_redis_timeout() -> None:
         assert await cache.get("k", 10) is None
         await cache.set("k", 1, 10)
         assert time.perf_counter() - started < 0.2
+        # one or two slow answers (a busy event loop) do not switch Redis off...
+        assert cache.available
+        assert await cache.get("k", 10) is None
+        # ...a run of three does
         assert not cache.available
     finally:
         done.set()

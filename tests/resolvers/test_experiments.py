@@ -57,8 +57,11 @@ def test_layered_experiments_are_independent() -> None:
 def test_only_running_experiments_of_the_surface_apply() -> None:
     running = _experiment("ranker", "s1")
     stopped = Experiment(
-        name="old", surface=SurfaceName.DISCOVERY, salt="s2",
-        variants=(Variant(name="a", share=1.0),), stop=datetime(2026, 1, 1, tzinfo=UTC),
+        name="old",
+        surface=SurfaceName.DISCOVERY,
+        salt="s2",
+        variants=(Variant(name="a", share=1.0),),
+        stop=datetime(2026, 1, 1, tzinfo=UTC),
     )
     other = Experiment(
         name="cart", surface=SurfaceName.CART, salt="s3", variants=(Variant(name="a", share=1.0),)
