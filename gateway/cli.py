@@ -29,6 +29,8 @@ schema_app = typer.Typer(help="The GraphQL schema snapshot.", no_args_is_help=Tr
 app.add_typer(schema_app, name="schema")
 app.add_typer(contracts_app, name="contracts")
 config_app = typer.Typer(help="The effective configuration.", no_args_is_help=True)
+experiments_app = typer.Typer(help="Experiments: results per variant.", no_args_is_help=True)
+app.add_typer(experiments_app, name="experiments")
 app.add_typer(config_app, name="config")
 console = Console(stderr=True)
 
@@ -271,6 +273,25 @@ def evaluate(
             replay_local_time=replay_local_time,
         )
     )
+
+
+@experiments_app.command("report")
+def experiments_report(
+    log: Annotated[
+        list[Path] | None,
+        typer.Option(help="Decision log file(s); default: the configured PGW_DECISION_LOG_PATH."),
+    ] = None,
+) -> None:
+    """Exposures, click-through and order rates per variant, with 95 % intervals."""
+    from gateway.experiments_report import render, report
+    from gateway.settings import Settings
+
+    paths = log or [p for p in [Settings().decision_log_path] if p is not None]
+    missing = [p for p in paths if not p.exists()]
+    if not paths or missing:
+        console.print(f"[red]no decision log at {', '.join(map(str, missing or paths))}[/red]")
+        raise typer.Exit(code=1)
+    Console().print(render(report(paths)))
 
 
 def _mask_url(url: str | None) -> str | None:
