@@ -118,6 +118,8 @@ def live_stack(log_dir: Path, extra_env: dict[str, str] | None = None) -> Iterat
             # load-driving tests (fuzzing, chaos, evaluation) would spend the per-viewer
             # budget; rate limiting has its own tests
             "PGW_RATE_LIMIT_ENABLED": "false",
+            "PGW_DECISION_LOG_PATH": str(log_dir / "decisions.jsonl"),
+            "PGW_EVENTS_OUTBOX_PATH": str(log_dir / "outbox.sqlite3"),
             "PGW_JWT_SECRET": SECRET,
             **{f"PGW_{name.upper()}__BASE_URL": url for name, url in urls.items()},
             **(extra_env or {}),
