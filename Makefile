@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 GRAPHIQL := gateway/graphiql
 
-.PHONY: demo test lint fmt typecheck setup browser assets schema clean chaos
+.PHONY: demo test lint fmt typecheck setup browser assets schema clean chaos bench soak
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -42,6 +42,23 @@ test: setup browser lint
 # Bounded: ~6 min; the timeout stops everything (SIGTERM unwinds like Ctrl-C) if it hangs.
 chaos: setup
 	timeout --kill-after=30 600 $(PY) -m bench.chaos --redis $(CHAOS_ARGS)
+
+# Load benchmark (bench/load.py, method in bench/README.md): the four shipped operations,
+# standard vs persisted, backends at 0 and 20±5 ms, gateway pinned to CPU 0 and wrk to CPU 1;
+# writes bench/results/<ts>.{json,md,png}. ~8 min; the timeout stops everything if it hangs.
+bench: setup
+	@command -v wrk >/dev/null || { \
+	  echo "installing Debian wrk for the benchmark"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	timeout --kill-after=30 840 $(PY) -m bench.load --profile $(BENCH_ARGS)
+
+# 5 minutes of Discovery at half of saturation, RSS sampled every 10 s; fails when RSS grows
+# more than 10 % after the first minute. Writes bench/results/soak-<ts>.{json,png}.
+soak: setup
+	@command -v wrk >/dev/null || { \
+	  echo "installing Debian wrk for the soak"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	timeout --kill-after=30 480 $(PY) -m bench.load --soak $(SOAK_ARGS)
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
