@@ -86,9 +86,11 @@ class AccessLog(SchemaExtension):
                 backend, _, rest = failure.partition(":")
                 endpoint, _, cause = rest.rpartition(":")
                 fallback_log.warning(
-                    "backend failed, section fell back",
+                    "backend call failed",
                     request_id=viewer.request_id,
                     surface=trace.surface,
+                    # whether a section (or the page) had to fall back because of it
+                    page_degraded=trace.degraded,
                     backend=backend,
                     endpoint=endpoint,
                     cause=cause,
