@@ -399,7 +399,7 @@ class BackendProcesses:
         started = time.monotonic()
         proc = subprocess.Popen(
             [sys.executable, "-m", "backends", "serve", name, "--port", port],
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env=self.stack.backend_env or {**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,

@@ -51,6 +51,7 @@ class LiveStack:
     backend_urls: dict[str, str]
     secret: str = SECRET
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    backend_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def graphql_url(self) -> str:
@@ -94,7 +95,12 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
 @contextlib.contextmanager
 def live_stack(log_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveStack]:
     """Start the backends and a gateway; stop them all on exit."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # the bandit journals its decisions and rewards, so a restarted bandit keeps them
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PGW_BANDIT_JOURNAL": str(log_dir / "bandit-journal.jsonl"),
+    }
     ports = {name: free_port() for name in BACKENDS}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     procs: list[subprocess.Popen[bytes]] = []
@@ -132,7 +138,7 @@ def live_stack(log_dir: Path, extra_env: dict[str, str] | None = None) -> Iterat
         procs.append(gateway)
         gateway_url = f"http://127.0.0.1:{gateway_port}"
         wait_healthy(f"{gateway_url}/readyz", 60, gateway)
-        yield LiveStack(gateway_url=gateway_url, backend_urls=urls, procs=procs)
+        yield LiveStack(gateway_url=gateway_url, backend_urls=urls, procs=procs, backend_env=env)
     finally:
         for proc in procs:
             if proc.poll() is None:

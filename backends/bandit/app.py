@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Query, Response
 
@@ -12,8 +13,13 @@ from clients.contracts import DecideRequest, DecideResponse, RewardRequest
 
 
 def create_app(bandit: Bandit | None = None) -> FastAPI:
-    """Build the app with its own in-memory state (seed: ``PGW_BANDIT_SEED``, default 0)."""
-    state = bandit or Bandit(seed=int(os.environ.get("PGW_BANDIT_SEED", "0")))
+    """Build the app with its own state (seed: ``PGW_BANDIT_SEED``, default 0), journalled
+    to ``PGW_BANDIT_JOURNAL`` when set so a restart keeps decisions and counted rewards."""
+    journal = os.environ.get("PGW_BANDIT_JOURNAL")
+    state = bandit or Bandit(
+        seed=int(os.environ.get("PGW_BANDIT_SEED", "0")),
+        journal=Path(journal) if journal else None,
+    )
     app = FastAPI(title="bandit (reference)")
     app.state.bandit = state
     install_faults(app, "bandit")

@@ -14,9 +14,12 @@ State is in memory (a reference backend); decisions are kept in a bounded LRU.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -50,7 +53,7 @@ class Decision:
 class Bandit:
     """Posteriors, issued decisions and seen reward events of one process."""
 
-    def __init__(self, seed: int = 0, mc_samples: int = 400) -> None:
+    def __init__(self, seed: int = 0, mc_samples: int = 400, journal: Path | None = None) -> None:
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         # rewards applied per decision point: part of the draw's seed, so learning changes
@@ -64,6 +67,45 @@ class Bandit:
         self.arms_seen: defaultdict[str, set[str]] = defaultdict(set)
         self.decisions: OrderedDict[str, Decision] = OrderedDict()
         self.events: OrderedDict[str, None] = OrderedDict()
+        # An append-only journal of decisions and counted rewards: a restarted bandit
+        # replays it, so rewards for decisions made before a crash still count (once).
+        self._journal: IO[str] | None = None
+        if journal is not None:
+            if journal.exists():
+                self._replay(journal)
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            self._journal = journal.open("a", encoding="utf-8")
+
+    def _write(self, record: dict[str, object]) -> None:
+        if self._journal is not None:
+            self._journal.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self._journal.flush()
+
+    def _replay(self, journal: Path) -> None:
+        with journal.open(encoding="utf-8") as lines:
+            for line in lines:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a torn last line
+                if "decision" in record:
+                    self._remember(
+                        record["decision"],
+                        Decision(
+                            record["point"],
+                            record["user"],
+                            record["city"],
+                            frozenset(record["arms"]),
+                        ),
+                    )
+                elif "reward" in record:
+                    self._count(RewardRequest.model_validate(record["reward"]))
+
+    def _remember(self, decision_id: str, decision: Decision) -> None:
+        self.decisions[decision_id] = decision
+        if len(self.decisions) > MAX_DECISIONS:
+            self.decisions.popitem(last=False)
+        self.arms_seen[decision.decision_point].update(decision.arms)
 
     # -- posteriors
     def posterior(
@@ -94,12 +136,18 @@ class Bandit:
         same = (sims == ranking[None, :]).sum(0)  # per position: re-runs agreeing with ours
         propensity = np.minimum((same + 1) / (m + 1), 1.0)
         decision_id = f"d-{uuid.uuid4().hex}"
-        self.decisions[decision_id] = Decision(
-            req.decision_point, req.user_id, city, frozenset(arms)
+        self._remember(
+            decision_id, Decision(req.decision_point, req.user_id, city, frozenset(arms))
         )
-        if len(self.decisions) > MAX_DECISIONS:
-            self.decisions.popitem(last=False)
-        self.arms_seen[req.decision_point].update(arms)
+        self._write(
+            {
+                "decision": decision_id,
+                "point": req.decision_point,
+                "user": req.user_id,
+                "city": city,
+                "arms": arms,
+            }
+        )
         return DecideResponse(
             decision_id=decision_id,
             ranking=[
@@ -124,6 +172,12 @@ class Bandit:
 
     def reward(self, req: RewardRequest) -> bool:
         """Apply a reward; False if ``event_id`` was already counted (idempotent retry)."""
+        counted = self._count(req)
+        if counted:
+            self._write({"reward": req.model_dump(mode="json")})
+        return counted
+
+    def _count(self, req: RewardRequest) -> bool:
         d = self.decisions.get(req.decision_id)
         if d is None:
             raise UnknownDecisionError(req.decision_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from clients.contracts import DecideResponse
@@ -82,3 +84,24 @@ async def test_reward_dedupe_by_event_id_and_unknown_decision(bandit: httpx.Asyn
     assert missing.status_code == 404
     wrong_arm = await bandit.post("/v1/rewards", json={**body, "arm": "zzz", "event_id": None})
     assert wrong_arm.status_code == 422
+
+
+def test_a_restarted_bandit_keeps_decisions_and_counts_rewards_once(tmp_path: Path) -> None:
+    from backends.bandit.logic import Bandit
+    from clients.contracts import DecideRequest, RewardRequest
+
+    journal = tmp_path / "bandit.jsonl"
+    first = Bandit(seed=1, journal=journal)
+    request = DecideRequest.model_validate(
+        {"decision_point": "discovery.banners", "arms": ARMS, "user_id": "u0001", "context": CTX}
+    )
+    decision = first.decide(request)
+    arm = decision.ranking[0].arm
+    reward = RewardRequest(decision_id=decision.decision_id, arm=arm, reward=1.0, event_id="e1")
+    assert first.reward(reward)
+    second = Bandit(seed=1, journal=journal)  # a crash and restart
+    assert not second.reward(reward), "the counted event is remembered"
+    late = RewardRequest(decision_id=decision.decision_id, arm=arm, reward=1.0, event_id="e2")
+    assert second.reward(late), "a decision made before the restart still takes rewards"
+    stats = second.stats("discovery.banners", None, None)["arms"]
+    assert stats[arm]["global"]["successes"] == 2.0

@@ -1,10 +1,8 @@
-"""End to end: rewards reach the real reference bandit exactly once across a bandit outage
-and a gateway crash (SIGKILL) and restart on the same SQLite outbox.
+"""End to end: rewards reach the real reference bandit exactly once when the bandit is
+killed, events are sent, the gateway crashes (SIGKILL) and restarts on the same SQLite
+outbox, and the bandit comes back (restarted on its port, replaying its journal).
 
-The session's reference backends are used; this test runs its own gateway processes. The
-outage is a fault (every bandit route answers 503), not a process restart: the reference
-bandit keeps its decisions in memory, so restarting it would forget the decisions the
-rewards refer to (they would be dead-lettered as 404s, which is the right outcome there).
+The session's reference backends are used; this test runs its own gateway processes.
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.chaos import BackendProcesses
 from tests.live import ROOT, SECRET, LiveStack, free_port, wait_healthy
 
 pytestmark = pytest.mark.e2e
@@ -78,9 +77,10 @@ class GatewayProcess:
 
 
 @pytest.fixture
-def bandit_outage(live: LiveStack) -> Iterator[None]:
-    yield
-    httpx.delete(f"{live.backend_urls['bandit']}/_faults", timeout=5).raise_for_status()
+def bandit_process(live: LiveStack, tmp_path: Path) -> Iterator[BackendProcesses]:
+    processes = BackendProcesses(live, tmp_path)
+    yield processes
+    processes.start("bandit")  # whatever happened, the shared stack gets its bandit back
 
 
 def _user_successes(live: LiveStack, arms: list[str]) -> dict[str, float]:
@@ -93,7 +93,7 @@ def _user_successes(live: LiveStack, arms: list[str]) -> dict[str, float]:
 
 
 def test_rewards_are_counted_once_across_an_outage_and_a_gateway_crash(
-    live: LiveStack, tmp_path: Path, bandit_outage: None
+    live: LiveStack, tmp_path: Path, bandit_process: BackendProcesses
 ) -> None:
     first = GatewayProcess(live, tmp_path)
     try:
@@ -102,7 +102,7 @@ def test_rewards_are_counted_once_across_an_outage_and_a_gateway_crash(
         arms = [b["id"] for b in banners["banners"][:2]]
         assert len(arms) == 2
         before = _user_successes(live, arms)
-        live.set_fault("bandit", error_rate=1, status=503)
+        bandit_process.stop("bandit")  # the bandit is down: connections are refused
         events = [
             {"kind": "CLICK", "trackingId": banners["trackingId"], "entityId": a} for a in arms
         ]
@@ -112,7 +112,7 @@ def test_rewards_are_counted_once_across_an_outage_and_a_gateway_crash(
         first.kill()
     second = GatewayProcess(live, tmp_path)
     try:
-        httpx.delete(f"{live.backend_urls['bandit']}/_faults", timeout=5).raise_for_status()
+        bandit_process.start("bandit")  # back, with its journal replayed
         want = {a: before[a] + 1 for a in arms}
         deadline = time.monotonic() + 30
         while _user_successes(live, arms) != want and time.monotonic() < deadline:
