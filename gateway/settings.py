@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=20, ge=0, le=500)
     max_tokens: int = Field(default=4000, ge=100, le=100_000)
     max_root_fields: int = Field(default=4, ge=1, le=20)
+    max_cost: int = Field(default=25_000, ge=100, le=10_000_000)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call from a browser (CORS)."
@@ -207,6 +208,7 @@ class Settings(BaseSettings):
             max_aliases=self.max_aliases,
             max_tokens=self.max_tokens,
             max_root_fields=self.max_root_fields,
+            max_cost=self.max_cost,
             introspection=self.introspection,
         )
 

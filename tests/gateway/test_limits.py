@@ -89,3 +89,22 @@ async def test_batching_is_off_and_refusals_are_graphql_shaped(gateway: Gateway)
     )
     assert garbled.status_code == 400
     assert garbled.json()["errors"][0]["message"] == "Unable to parse request body as JSON"
+
+
+async def test_cost_estimate_refuses_list_heavy_queries(gateway: Gateway) -> None:
+    venue_fields = (
+        "id name slug rating deliveryMinutes priceLevel tags imageUrl isOpen distanceMeters "
+        "reason brand { id name logoUrl }"
+    )
+    heavy = (
+        "{ discovery("
+        + LOC
+        + ") { sections { ... on VenueCarousel { "
+        + " ".join(f"v{n}: venues {{ {venue_fields} }}" for n in range(10))
+        + " } } } }"
+    )
+    response = await gateway.query(heavy)
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert "cost" in error["message"]
+    assert sum(gateway.fakes.calls.values()) == 0
