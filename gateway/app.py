@@ -31,6 +31,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.fastapi import GraphQLRouter
 
 from clients.registry import Backends, open_backends
+from gateway.asgi_body import read_body, replaying
 from gateway.auth import AuthError, TokenVerifier
 from gateway.compiled.router import CompiledExecutionMixin
 from gateway.compiled.serving import CompiledPath, shipped_documents
@@ -102,7 +103,8 @@ class RequestIdMiddleware:
         limit = self.max_body_bytes
         if limit is not None and scope.get("method") in ("POST", "PUT", "PATCH"):
             if declared is None:
-                receive, declared = await _buffered(receive, limit)
+                body = await read_body(receive, limit)
+                receive, declared = replaying(body, receive), len(body)
             if declared > limit:
                 response = _graphql_error(
                     413,
@@ -124,31 +126,6 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
-
-
-async def _buffered(receive: Receive, limit: int) -> tuple[Receive, int]:
-    """Read a streamed body up to ``limit + 1`` bytes; replay what was read to the app."""
-    chunks: list[bytes] = []
-    size = 0
-    more = True
-    while more and size <= limit:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        size += len(chunks[-1])
-        more = bool(message.get("more_body", False))
-    body = b"".join(chunks)
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay, size
 
 
 def _as_of(request: Request, settings: Settings) -> datetime | None:

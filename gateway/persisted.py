@@ -25,9 +25,10 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clients.cache import ResponseCache
+from gateway.asgi_body import read_body, replaying
 from gateway.schema_check import OPERATIONS_DIR, operation_document, operation_files
 
 Mode = Literal["apq", "trusted", "off"]
@@ -159,15 +160,7 @@ class PersistedQueryMiddleware:
         return True
 
     async def _rewrite_body(self, receive: Receive) -> Receive:
-        chunks: list[bytes] = []
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            more = bool(message.get("more_body", False))
-        body = b"".join(chunks)
+        body = await read_body(receive)
         payload = None
         # Plain requests pass untouched without a second JSON parse (apq mode's hot path).
         if self.mode == "trusted" or b"persistedQuery" in body:
@@ -177,16 +170,7 @@ class PersistedQueryMiddleware:
                 payload = None
         if isinstance(payload, dict) and await self._resolve(payload):
             body = orjson.dumps(payload)
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return replay
+        return replaying(body, receive)
 
     async def _rewrite_query_string(self, scope: Scope) -> Scope:
         params = {k: v[0] for k, v in parse_qs(scope["query_string"].decode("latin-1")).items()}

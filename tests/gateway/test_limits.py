@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tests.gateway.conftest import DISCOVERY, HELSINKI, Gateway, GatewayFactory
 
@@ -108,3 +109,26 @@ async def test_cost_estimate_refuses_list_heavy_queries(gateway: Gateway) -> Non
     assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
     assert "cost" in error["message"]
     assert sum(gateway.fakes.calls.values()) == 0
+
+
+async def test_oversized_streamed_body_without_length_gets_413(gateway: Gateway) -> None:
+    async def chunks() -> Any:
+        yield b'{"query": "#'
+        for _ in range(80):
+            yield b"x" * 1024
+        yield b'\\n{ __typename }"}'
+
+    response = await gateway.client.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    small = await gateway.client.post(
+        "/graphql",
+        content=_once(b'{"query": "{ __typename }"}'),
+        headers={"content-type": "application/json"},
+    )
+    assert small.json()["data"] == {"__typename": "Query"}
+
+
+async def _once(body: bytes) -> Any:
+    yield body
