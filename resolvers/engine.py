@@ -122,6 +122,16 @@ class _Step:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class _Gathered:
+    """What the fan-out brought back for one section (each None when not asked for)."""
+
+    candidates: Fetched[CandidatesResponse] | BackendError | None
+    ranking: Fetched[RankResponse] | BackendError | None
+    decision: Fetched[DecideResponse] | BackendError | None
+    popular: _Step | None
+
+
 class _Hydrator:
     """One catalog batch per kind for all ids on the page; later asks reuse in-flight batches.
 
@@ -364,10 +374,12 @@ class PageBuild:
             *(
                 self._assemble(
                     s,
-                    candidates.get(s.id),
-                    ranked.get(s.kind),
-                    decided.get(s.id),
-                    popular.get(s.id),
+                    _Gathered(
+                        candidates.get(s.id),
+                        ranked.get(s.kind),
+                        decided.get(s.id),
+                        popular.get(s.id),
+                    ),
                 )
                 for s in self.sections
             )
@@ -466,12 +478,15 @@ class PageBuild:
         self,
         section: SectionPlan,
         step: FallbackStep,
-        candidates: Fetched[CandidatesResponse] | BackendError | None,
-        ranking: Fetched[RankResponse] | BackendError | None,
-        decision: Fetched[DecideResponse] | BackendError | None,
-        popular: _Step | None,
+        got: _Gathered,
     ) -> _Step | None:
         """The ids a step offers, or None when the step's backend failed."""
+        candidates, ranking, decision, popular = (
+            got.candidates,
+            got.ranking,
+            got.decision,
+            got.popular,
+        )
         if section.content.decision_point is not None and step in (
             FallbackStep.RANKED,
             FallbackStep.CANDIDATE_ORDER,
@@ -527,10 +542,7 @@ class PageBuild:
     async def _assemble(
         self,
         section: SectionPlan,
-        candidates: Fetched[CandidatesResponse] | BackendError | None,
-        ranking: Fetched[RankResponse] | BackendError | None,
-        decision: Fetched[DecideResponse] | BackendError | None,
-        popular: _Step | None,
+        got: _Gathered,
     ) -> BuiltSection:
         """The section, in a span saying where its content came from.
 
@@ -541,7 +553,7 @@ class PageBuild:
             f"section {section.id}",
             attributes={"pgw.surface": self._inputs.surface.value, "pgw.section": section.id},
         ) as span:
-            built = await self._walk_chain(section, candidates, ranking, decision, popular)
+            built = await self._walk_chain(section, got)
             if span.is_recording():
                 span.set_attributes(
                     {
@@ -556,10 +568,7 @@ class PageBuild:
     async def _walk_chain(
         self,
         section: SectionPlan,
-        candidates: Fetched[CandidatesResponse] | BackendError | None,
-        ranking: Fetched[RankResponse] | BackendError | None,
-        decision: Fetched[DecideResponse] | BackendError | None,
-        popular: _Step | None,
+        got: _Gathered,
     ) -> BuiltSection:
         """Walk the section's fallback chain; the first step with content wins.
 
@@ -569,7 +578,7 @@ class PageBuild:
         """
         failed = False
         for step in section.fallback:
-            offered = await self._step(section, step, candidates, ranking, decision, popular)
+            offered = await self._step(section, step, got)
             if offered is None:
                 failed = failed or step is not FallbackStep.STALE
                 continue
