@@ -652,11 +652,15 @@ def _note_order_decision(
 
 
 def dedupe_and_limit(sections: Sequence[BuiltSection], *, dedupe_venues: bool) -> None:
-    """Trim each section to its limit; a venue shown earlier is not repeated later."""
+    """Trim each section to its limit; a venue shown earlier is not repeated later.
+
+    A section planned with ``dedupe: false`` ("Order again": its venues are its point) keeps
+    all of its venues; they still count as shown for the sections after it.
+    """
     shown: set[str] = set()
     for section in sections:
         entities = section.entities
-        if dedupe_venues and section.plan.kind is EntityKind.VENUE:
+        if dedupe_venues and section.plan.dedupe and section.plan.kind is EntityKind.VENUE:
             entities = [e for e in entities if not (isinstance(e, Venue) and e.id in shown)]
         section.entities = entities[: section.plan.limit]
         if dedupe_venues:

@@ -84,6 +84,7 @@ class SectionPlan(_Frozen):
     limit: int = Field(default=20, ge=1, le=500)
     personalised_only: bool = False
     hide_when_empty: bool = False
+    dedupe: bool = True
     default_ids: tuple[str, ...] = ()
     ranking_variant: str | None = None
 

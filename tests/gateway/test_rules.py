@@ -134,3 +134,14 @@ async def test_location_outside_every_market_gets_an_empty_complete_page(
     body = response.json()
     assert "errors" not in body
     assert body["data"]["discovery"]["sections"] is not None
+
+
+async def test_order_again_is_never_thinned_out_by_earlier_carousels(gateway: Gateway) -> None:
+    # With the configured order, "For you" (v01..v20, which include u0001's order history
+    # v05..v07) comes before "Order again".
+    gateway.fakes.fail("bandit", "500")
+    shown = _venue_sections(await _discovery(gateway))
+    order = list(shown)
+    assert order.index("for_you") < order.index("order_again")
+    assert {"v05", "v06", "v07"} <= set(shown["for_you"])
+    assert sorted(shown["order_again"]) == ["v05", "v06", "v07"]  # ranked: reverse order
