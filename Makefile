@@ -44,8 +44,8 @@ chaos: setup
 	timeout --kill-after=30 600 $(PY) -m bench.chaos --redis $(CHAOS_ARGS)
 
 # Load benchmark (bench/load.py, method in bench/README.md): the four shipped operations,
-# standard vs persisted, backends at 0 and 20±5 ms, gateway pinned to CPU 0 and wrk to CPU 1;
-# writes bench/results/<ts>.{json,md,png}. ~8 min; the timeout stops everything if it hangs.
+# Strawberry baseline vs default vs APQ, backends at 0 and 20±5 ms, gateway on CPU 0, wrk on 1;
+# writes bench/results/<ts>.{json,md,png}. ~10 min; the timeout stops everything if it hangs.
 bench: setup
 	@command -v wrk >/dev/null || { \
 	  echo "installing Debian wrk for the benchmark"; \
