@@ -331,7 +331,7 @@ class BackendClient:
             if store_key is not None and ttl is not None:
                 await self.cache.set(
                     store_key,
-                    value.model_dump(mode="json"),
+                    value if self.cache.stores_objects else value.model_dump(mode="json"),
                     ttl,
                     stale_ttl_s=self.config.stale_ttl_s,
                 )
@@ -568,7 +568,12 @@ class BackendClient:
 
 
 def _revalidate(model: type[M], value: Any) -> M | None:
-    """A cached JSON value as ``model``, or ``None`` if it no longer fits (contract moved)."""
+    """A cached value as ``model``, or ``None`` if it no longer fits (contract moved).
+
+    The in-memory cache hands back the validated object itself: nothing to do.
+    """
+    if isinstance(value, model):
+        return value
     try:
         return model.model_validate(value)
     except pydantic.ValidationError:

@@ -25,7 +25,7 @@ import orjson
 from aiocache import SimpleMemoryCache
 from aiocache.backends.redis import RedisCache
 from aiocache.base import BaseCache
-from aiocache.serializers import BaseSerializer
+from aiocache.serializers import BaseSerializer, NullSerializer
 
 from clients.config import CacheConfig
 
@@ -92,11 +92,18 @@ class ResponseCache:
         self._cache: BaseCache = (
             _redis_cache(config.redis_url, config.redis_timeout_s)
             if config.redis_url is not None
-            else SimpleMemoryCache(serializer=_OrjsonSerializer(), timeout=None)
+            # in memory, values are kept as the (frozen) objects themselves: no encoding,
+            # no decoding, no re-validation on the request path
+            else SimpleMemoryCache(serializer=NullSerializer(), timeout=None)
         )
         self._down_until = 0.0
         self._down = False
         self._slow_in_a_row = 0
+
+    @property
+    def stores_objects(self) -> bool:
+        """Whether values may be stored as Python objects (in memory) rather than JSON."""
+        return not self._redis
 
     @property
     def shared(self) -> bool:

@@ -244,7 +244,9 @@ class CatalogClient(BackendClient):
         if ttl is not None:
             await self.cache.set_many(
                 {
-                    self.entity_key(spec.kind, k): e.model_dump(mode="json")
+                    self.entity_key(spec.kind, k): (
+                        e if self.cache.stores_objects else e.model_dump(mode="json")
+                    )
                     for k, e in fetched.items()
                 },
                 ttl,
@@ -278,6 +280,8 @@ def _ms(started: float) -> float:
 
 
 def _revalidate(model: type[E], value: Any) -> E | None:
+    if isinstance(value, model):
+        return value
     try:
         return model.model_validate(value)
     except pydantic.ValidationError:

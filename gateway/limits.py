@@ -171,18 +171,23 @@ def cost_limit(maximum: int, max_first: int = 50) -> type[ValidationRule]:
 
 
 def limit_extensions(limits: Limits) -> list[Any]:
-    """Extension factories enforcing ``limits`` (fresh instances per request)."""
-    factories: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
-        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: AddValidationRules(
-            [root_field_limit(limits.max_root_fields), cost_limit(limits.max_cost)]
-        ),
+    """Extension factories enforcing ``limits`` (fresh instances per request).
+
+    The validation rules are built once: Strawberry's validation cache is keyed by the rule
+    classes, so rules made anew for every request would never let it hit.
+    """
+    limiters: list[AddValidationRules] = [
+        QueryDepthLimiter(max_depth=limits.max_depth),
+        MaxAliasesLimiter(max_alias_count=limits.max_aliases),
     ]
     if not limits.introspection:
-        factories.append(DisableIntrospection)
-    return factories
+        limiters.append(DisableIntrospection())
+    rules = [rule for limiter in limiters for rule in limiter.validation_rules]
+    rules += [root_field_limit(limits.max_root_fields), cost_limit(limits.max_cost)]
+    return [
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: AddValidationRules(rules),
+    ]
 
 
 __all__ = ["Limits", "ValidationContext", "cost_limit", "limit_extensions", "root_field_limit"]

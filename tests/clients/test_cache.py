@@ -11,6 +11,7 @@ import pytest
 import respx
 
 from clients import CacheConfig, CacheResult, Deadline, ResponseCache, RetrievalClient
+from clients.contracts import CandidatesResponse
 from tests.clients.conftest import (
     FakeClock,
     backend_config,
@@ -37,17 +38,29 @@ async def test_get_many_and_set_many(cache: ResponseCache) -> None:
     assert await cache.get_many([], 10) == {}
 
 
-async def test_values_are_copies(cache: ResponseCache) -> None:
-    value = {"ids": ["a"]}
+async def test_memory_cache_keeps_validated_objects_as_they_are(cache: ResponseCache) -> None:
+    # No encoding, decoding or re-validation on the request path: the frozen contract
+    # object itself comes back (values are immutable by contract).
+    value = CandidatesResponse(candidates=[], source_version="v1")
     await cache.set("k", value, 10)
-    value["ids"].append("b")
-    assert await cache.get("k", 10) == ({"ids": ["a"]}, True)
+    found = await cache.get("k", 10)
+    assert found is not None
+    assert found[0] is value
+    assert cache.stores_objects
 
 
-async def test_unjsonable_values_are_not_cached(cache: ResponseCache) -> None:
-    await cache.set("k", object(), 10)
-    assert await cache.get("k", 10) is None
-    assert cache.available
+@pytest.mark.redis
+async def test_unjsonable_values_are_not_cached_in_redis() -> None:
+    config = CacheConfig(redis_url=REDIS_URL, namespace=f"pgwtest-{uuid.uuid4().hex[:8]}")
+    cache = ResponseCache(config)
+    try:
+        assert not cache.stores_objects
+        await cache.set("k", object(), 10)
+        assert await cache.get("k", 10) is None
+        assert cache.available
+    finally:
+        await cache.clear()
+        await cache.aclose()
 
 
 @pytest.fixture
