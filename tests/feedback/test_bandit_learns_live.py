@@ -17,17 +17,20 @@ pytestmark = pytest.mark.e2e
 HELSINKI = {"lat": 60.1699, "lon": 24.9384}
 PAGE = (
     "query($loc: LocationInput!) { discovery(location: $loc) { sections { id trackingId "
-    "... on BannerCarousel { banners { id } } } } }"
+    "source ... on BannerCarousel { banners { id } } } } }"
 )
 EVENTS = "mutation($events: [EventInput!]!) { recordEvents(events: $events) { accepted rejected } }"
 ROUNDS = 6
 USERS_PER_ROUND = 25
 
 
-def _banners(live: LiveStack, user: str) -> tuple[str, list[str]]:
+def _banners(live: LiveStack, user: str) -> tuple[str, list[str], bool]:
+    """The banner section's tracking id, banners, and whether the bandit decided them (a
+    fallback order carries no decision, so a click on it earns no reward)."""
     body = live.query(PAGE, {"loc": HELSINKI}, user=user).json()
     section = next(s for s in body["data"]["discovery"]["sections"] if s["id"] == "banners")
-    return section["trackingId"], [b["id"] for b in section["banners"]]
+    decided = section["source"] == "PERSONALISED"
+    return section["trackingId"], [b["id"] for b in section["banners"]], decided
 
 
 def _rewards_counted(live: LiveStack) -> float:
@@ -47,7 +50,7 @@ def test_the_clicked_banner_rises_to_the_top(live: LiveStack) -> None:
     before: list[str] = []
     offered: set[str] = set()
     for n in range(USERS_PER_ROUND):
-        _, banners = _banners(live, f"u{3000 + n:04d}")
+        _, banners, _ = _banners(live, f"u{3000 + n:04d}")
         before.append(banners[0])
         offered.update(banners)
     favourite = min(sorted(offered), key=before.count)
@@ -60,7 +63,7 @@ def test_the_clicked_banner_rises_to_the_top(live: LiveStack) -> None:
         for _ in range(USERS_PER_ROUND):
             user += 1
             viewer = f"u{1000 + user:04d}"
-            tracking, banners = _banners(live, viewer)
+            tracking, banners, decided = _banners(live, viewer)
             round_firsts.append(banners[0])
             # the population: the favourite is clicked 60 % of the time wherever it is,
             # any other banner in first position 5 % of the time
@@ -79,7 +82,7 @@ def test_the_clicked_banner_rises_to_the_top(live: LiveStack) -> None:
             }
             result = live.query(EVENTS, {"events": [event]}, user=viewer).json()
             assert result["data"]["recordEvents"]["accepted"] == 1, result
-            sent += 1
+            sent += decided
         firsts.append(round_firsts)
         # the next round starts once the outbox has delivered this round's rewards
         deadline = time.monotonic() + 20
