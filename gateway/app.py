@@ -394,6 +394,8 @@ def create_app(
                 "Content-Type",
                 "X-Request-Timeout-Ms",
                 "X-Request-Id",
+                "X-Device-Id",
+                "X-Client-Platform",
                 "traceparent",
             ],
             expose_headers=["X-Request-Id"],
