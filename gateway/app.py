@@ -48,6 +48,7 @@ from gateway.metrics import (
 )
 from gateway.persisted import PersistedQueryMiddleware, PersistedQueryStore, trusted_documents
 from gateway.ratelimit import Quota, RateLimiter
+from gateway.responses import graphql_error
 from gateway.settings import Settings, get_settings
 from gateway.tracing import OperationSpan, configure_tracing
 from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
@@ -106,7 +107,7 @@ class RequestIdMiddleware:
                 body = await read_body(receive, limit)
                 receive, declared = replaying(body, receive), len(body)
             if declared > limit:
-                response = _graphql_error(
+                response = graphql_error(
                     413,
                     f"The request body is over the {limit} bytes allowed.",
                     "PAYLOAD_TOO_LARGE",
@@ -183,18 +184,11 @@ class GatewayRouter(CompiledExecutionMixin, GraphQLRouter[GatewayContext, None])
         try:
             return await super().run(request, context=context, root_value=root_value)
         except StrawberryHTTPException as exc:
-            return _graphql_error(exc.status_code, exc.reason, "BAD_REQUEST", {})
+            return graphql_error(exc.status_code, exc.reason, "BAD_REQUEST", {})
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL from local assets (installed from npm at set-up), never from a CDN."""
         return HTMLResponse(graphiql_html())
-
-
-def _graphql_error(status: int, message: str, code: str, headers: Mapping[str, str]) -> Response:
-    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
-    return Response(
-        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
-    )
 
 
 def _parser_cache() -> ParserCache:
@@ -338,7 +332,7 @@ def create_app(
 
     @app.exception_handler(RateLimited)
     async def rate_limited(_request: Request, exc: RateLimited) -> Response:
-        return _graphql_error(
+        return graphql_error(
             429,
             f"Too many requests; retry in {exc.retry_after_s} s.",
             "RATE_LIMITED",
@@ -347,7 +341,7 @@ def create_app(
 
     @app.exception_handler(AuthError)
     async def unauthenticated(_request: Request, exc: AuthError) -> Response:
-        return _graphql_error(
+        return graphql_error(
             401,
             exc.message,
             "UNAUTHENTICATED",
@@ -357,7 +351,7 @@ def create_app(
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> Response:
         code = "PAYLOAD_TOO_LARGE" if exc.status_code == 413 else "BAD_REQUEST"
-        return _graphql_error(exc.status_code, str(exc.detail), code, exc.headers or {})
+        return graphql_error(exc.status_code, str(exc.detail), code, exc.headers or {})
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clients.cache import ResponseCache
 from gateway.asgi_body import read_body, replaying
+from gateway.responses import graphql_error
 from gateway.schema_check import OPERATIONS_DIR, operation_document, operation_files
 
 Mode = Literal["apq", "trusted", "off"]
@@ -187,11 +188,5 @@ class PersistedQueryMiddleware:
 
 
 async def _refuse(refusal: _Refusal, scope: Scope, receive: Receive, send: Send) -> None:
-    from starlette.responses import Response
-
-    body = {
-        "data": None,
-        "errors": [{"message": refusal.message, "extensions": {"code": refusal.code}}],
-    }
-    response = Response(orjson.dumps(body), refusal.status, media_type="application/json")
+    response = graphql_error(refusal.status, refusal.message, refusal.code)
     await response(scope, receive, send)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from strawberry.fastapi import BaseContext
 
@@ -20,7 +19,6 @@ class GatewayContext(BaseContext):
     debug: bool = False
     trace_id: str | None = None
     traces: list[tuple[str, PageTrace]] = field(default_factory=list)
-    log_fields: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__()

@@ -69,5 +69,4 @@ class Mutation:
                 f"Argument 'events' has {exc.size} events; at most {exc.limit} per call.",
                 extensions=extensions,
             ) from None
-        ctx.log_fields.setdefault("surface", "record_events")
         return recorded  # type: ignore[return-value]

@@ -19,7 +19,7 @@ T = TypeVar("T")
 GatewayInfo = Info[GatewayContext, None]
 
 
-async def _answer(surface: str, info: GatewayInfo, build: Awaitable[Any], as_type: type[T]) -> T:
+async def _answer(build: Awaitable[Any], as_type: type[T]) -> T:
     """Await a page; a client's mistake becomes a coded GraphQL error naming the argument."""
     try:
         page = await build
@@ -28,7 +28,6 @@ async def _answer(surface: str, info: GatewayInfo, build: Awaitable[Any], as_typ
         if exc.argument:
             extensions["argument"] = exc.argument
         raise GraphQLError(exc.message, extensions=extensions) from None
-    info.context.log_fields.setdefault("surface", surface)
     return cast(T, page)
 
 
@@ -42,7 +41,7 @@ class Query:
     ) -> DiscoveryPage:
         ctx = info.context
         build = ctx.surfaces.discovery(ctx.viewer, location.lat, location.lon)
-        return await _answer("discovery", info, build, DiscoveryPage)
+        return await _answer(build, DiscoveryPage)
 
     @strawberry.field(description="Venues of one category near the location, ranked, paginated.")
     async def category(
@@ -58,7 +57,7 @@ class Query:
     ) -> CategoryPage:
         ctx = info.context
         build = ctx.surfaces.category(ctx.viewer, slug, location.lat, location.lon, first, after)
-        return await _answer("category", info, build, CategoryPage)
+        return await _answer(build, CategoryPage)
 
     @strawberry.field(description="A venue's page with items recommended for the viewer.")
     async def venue_page(
@@ -69,7 +68,7 @@ class Query:
     ) -> VenuePage:
         ctx = info.context
         build = ctx.surfaces.venue_page(ctx.viewer, str(venue_id), location.lat, location.lon)
-        return await _answer("venue_page", info, build, VenuePage)
+        return await _answer(build, VenuePage)
 
     @strawberry.field(description="Suggestions to add to a cart: same venue, not already in it.")
     async def cart(
@@ -81,4 +80,4 @@ class Query:
         ctx = info.context
         lines = [CartLine(item_id=str(line.item_id), quantity=line.quantity) for line in cart.lines]
         build = ctx.surfaces.cart(ctx.viewer, str(cart.venue_id), lines, location.lat, location.lon)
-        return await _answer("cart", info, build, CartPage)
+        return await _answer(build, CartPage)

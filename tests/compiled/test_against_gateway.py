@@ -107,4 +107,4 @@ async def test_a_page_from_the_real_engine_is_projected_like_strawberry_projects
     expected, _ = await assert_same(DISCOVERY, {"loc": HELSINKI}, {"discovery": page})
     assert encoded(actual) == encoded(expected)
     assert actual["data"]["discovery"]["sections"]
-    assert context.log_fields == {"surface": "discovery"}
+    assert context.viewer.traces[0].surface == "discovery"
