@@ -9,11 +9,48 @@ from clients.contracts.retrieval import CandidatesRequest, CandidatesResponse
 from clients.deadline import Deadline
 from clients.results import Fetched
 
-__all__ = ["RetrievalClient"]
+__all__ = ["CANDIDATES_TIME_BUCKET_MIN", "RetrievalClient", "candidates_cache_parts"]
+
+CANDIDATES_TIME_BUCKET_MIN = 5
+"""Requests within the same five minutes of local time share cached candidates."""
+
+
+def _time_bucket(local_time: str | None) -> str | None:
+    """``2026-11-26T12:07:31+02:00`` → ``2026-11-26T12:05`` (the five-minute bucket)."""
+    if local_time is None or len(local_time) < 16:
+        return local_time
+    try:
+        minute = int(local_time[14:16])
+    except ValueError:
+        return local_time
+    return f"{local_time[:14]}{minute - minute % CANDIDATES_TIME_BUCKET_MIN:02d}"
+
+
+def candidates_cache_parts(req: CandidatesRequest) -> list[object]:
+    """What a candidate list depends on, for its cache key.
+
+    Everything in the request except the exact second and metre: the local time counts by
+    five-minute bucket and the location to about 100 m (three decimals), so a viewer who
+    comes back a minute later, or a few steps away, hits the cache. Whether a venue is open
+    is computed again for every page from the catalog's hours, so a list up to five minutes
+    old shows no venue as open that has closed.
+    """
+    return [
+        req.surface.value,
+        req.strategy.value,
+        req.user_id,
+        round(req.location.lat, 3),
+        round(req.location.lon, 3),
+        _time_bucket(req.local_time),
+        req.category,
+        req.venue_id,
+        sorted(req.cart_item_ids),
+        req.limit,
+    ]
 
 
 class RetrievalClient(BackendClient):
-    """Typed client of the retrieval backend; responses cached per request.
+    """Typed client of the retrieval backend (cached, see :func:`candidates_cache_parts`).
 
     Construct with ``RetrievalClient("retrieval", config, cache, transport=..., observer=...)``.
     """
@@ -36,5 +73,5 @@ class RetrievalClient(BackendClient):
             json=req,
             headers=headers,
             reserve_s=reserve_s,
-            cache_key=self.cache_key("candidates", req),
+            cache_key=self.cache_key("candidates", *candidates_cache_parts(req)),
         )

@@ -28,7 +28,12 @@ BACKEND_DEFAULTS: dict[str, dict[str, Any]] = {
     "catalog": {"base_url": "http://127.0.0.1:8101", "timeout_s": 0.15, "cache_ttl_s": 300},
     "retrieval": {"base_url": "http://127.0.0.1:8102", "timeout_s": 0.15, "cache_ttl_s": 60},
     "ranking": {"base_url": "http://127.0.0.1:8103", "timeout_s": 0.15, "cache_ttl_s": 60},
-    "bandit": {"base_url": "http://127.0.0.1:8104", "timeout_s": 0.15},
+    "bandit": {
+        "base_url": "http://127.0.0.1:8104",
+        "timeout_s": 0.15,
+        "cache_ttl_s": 30,
+        "stale_ttl_s": 300,
+    },
     "popularity": {"base_url": "http://127.0.0.1:8105", "timeout_s": 0.15, "cache_ttl_s": 60},
 }
 

@@ -27,10 +27,18 @@ from clients.contracts import (
     PopularResponse,
     RankResponse,
     RequestContext,
+    RetrievalStrategy,
     RewardRequest,
     ScoredId,
 )
-from tests.clients.conftest import backend_config, json_response, rank_request, transport
+from clients.retrieval import candidates_cache_parts
+from tests.clients.conftest import (
+    backend_config,
+    candidates_request,
+    json_response,
+    rank_request,
+    transport,
+)
 
 RANKED = RankResponse(
     scores=[ScoredId(id="v1", score=0.9), ScoredId(id="v2", score=0.5)], model_version="m1"
@@ -109,7 +117,7 @@ def decide_request() -> DecideRequest:
 
 
 class TestBandit:
-    async def test_decisions_are_never_cached_or_shared(
+    async def test_a_decision_is_reused_within_its_ttl_for_the_same_viewer_and_hour(
         self, router: respx.MockRouter, cache: ResponseCache
     ) -> None:
         decided = DecideResponse(
@@ -118,12 +126,56 @@ class TestBandit:
             policy_version="p1",
         )
         route = router.post("/v1/decide").mock(return_value=json_response(decided))
-        config = backend_config(cache_ttl_s=60)  # even if someone configures a TTL
+        config = backend_config(cache_ttl_s=30)
         async with BanditClient("bandit", config, cache, transport=transport(router)) as client:
+            first = await client.decide(decide_request(), Deadline.after(1))
+            again = await client.decide(decide_request(), Deadline.after(1))
+        assert (first.cache, again.cache) == (CacheResult.MISS, CacheResult.HIT)
+        assert again.value == decided  # the same decision_id: rewards still refer to it
+        assert route.call_count == 1
+
+    async def test_another_viewer_hour_or_arm_set_is_a_new_decision(
+        self, router: respx.MockRouter, cache: ResponseCache
+    ) -> None:
+        decided = DecideResponse(
+            decision_id="d1", ranking=[Arm(arm="a", propensity=1.0)], policy_version="p1"
+        )
+        route = router.post("/v1/decide").mock(return_value=json_response(decided))
+        base = decide_request()
+        later = base.context.model_copy(update={"local_time": "2026-01-05T13:00:00+02:00"})
+        variants = [
+            base,
+            base.model_copy(update={"user_id": "u0002"}),
+            base.model_copy(update={"context": later}),
+            base.model_copy(update={"arms": ["a", "b", "c"]}),
+        ]
+        config = backend_config(cache_ttl_s=30)
+        async with BanditClient("bandit", config, cache, transport=transport(router)) as client:
+            for req in variants:
+                await client.decide(req, Deadline.after(1))
+            # a minute later within the same hour, elsewhere in the city: the same decision
+            same_hour = base.context.model_copy(
+                update={
+                    "local_time": "2026-01-05T12:59:00+02:00",
+                    "location": Location(lat=60.171, lon=24.941),
+                }
+            )
+            await client.decide(base.model_copy(update={"context": same_hour}), Deadline.after(1))
+        assert route.call_count == len(variants)
+
+    async def test_decisions_are_fresh_draws_without_a_ttl(
+        self, router: respx.MockRouter, cache: ResponseCache
+    ) -> None:
+        decided = DecideResponse(
+            decision_id="d1", ranking=[Arm(arm="a", propensity=1.0)], policy_version="p1"
+        )
+        route = router.post("/v1/decide").mock(return_value=json_response(decided))
+        async with BanditClient(
+            "bandit", backend_config(), cache, transport=transport(router)
+        ) as client:
             for _ in range(2):
                 fetched = await client.decide(decide_request(), Deadline.after(1))
                 assert fetched.cache is CacheResult.BYPASS
-                assert fetched.value == decided
         assert route.call_count == 2
 
     async def test_reward_expects_202_and_is_not_retried(
@@ -165,3 +217,37 @@ class TestPopularity:
         assert first.value == popular
         assert second.cache is CacheResult.HIT
         assert route.call_count == 1
+
+
+class TestRetrievalCacheKey:
+    """A viewer coming back a minute later or a few steps away shares cached candidates."""
+
+    def test_the_same_five_minutes_and_hundred_metres_share_a_key(self) -> None:
+        base = candidates_request(local_time="2026-01-05T12:05:10+02:00")
+        near = candidates_request(
+            local_time="2026-01-05T12:09:59+02:00", location=Location(lat=60.1702, lon=24.9401)
+        )
+        assert candidates_cache_parts(base) == candidates_cache_parts(near)
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"local_time": "2026-01-05T12:10:00+02:00"},
+            {"location": Location(lat=60.172, lon=24.94)},
+            {"user_id": "u0002"},
+            {"strategy": RetrievalStrategy.NEW},
+            {"category": "pizza"},
+            {"cart_item_ids": ["i1"]},
+            {"limit": 20},
+        ],
+    )
+    def test_anything_else_is_another_key(self, change: dict[str, object]) -> None:
+        base = {"local_time": "2026-01-05T12:05:10+02:00"}
+        assert candidates_cache_parts(candidates_request(**base)) != candidates_cache_parts(
+            candidates_request(**{**base, **change})
+        )
+
+    def test_cart_order_does_not_matter(self) -> None:
+        one = candidates_request(cart_item_ids=["i1", "i2"])
+        other = candidates_request(cart_item_ids=["i2", "i1"])
+        assert candidates_cache_parts(one) == candidates_cache_parts(other)
