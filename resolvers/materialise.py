@@ -9,7 +9,7 @@ what is already in the cart.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -23,20 +23,65 @@ from clients.contracts import (
     VenueEntity,
 )
 from resolvers.geo import distance_m
-from resolvers.hours import is_open
+from resolvers.hours import hours_key, is_open_key, minute_of_week
 from resolvers.page import Banner, Brand, Category, Entity, Item, Money, Venue
 
 CatalogEntity = VenueEntity | ItemEntity | BrandEntity | CategoryEntity | BannerEntity
 
 
+class _VenueFacts:
+    """What a venue's page object depends on besides the venue: computed once per request."""
+
+    __slots__ = ("distance", "entity", "open_now")
+
+    def __init__(self, entity: VenueEntity, distance: float) -> None:
+        self.entity = entity
+        self.distance = distance
+        self.open_now: bool | None = None  # computed only for venues that are shown
+
+
 @dataclass(frozen=True, slots=True)
 class Audience:
-    """Where and when the page is seen, and what must be excluded from it."""
+    """Where and when the page is seen, and what must be excluded from it.
+
+    It also memoises, for the request it belongs to, the local time in each venue time zone
+    and each venue's distance and open-now (the same venue appears in several sections of a
+    page). The memo is not part of the value: not compared, hashed, shown or passed in.
+    """
 
     location: Location
     now: datetime
     venue_id: str | None = None
     excluded_ids: frozenset[str] = frozenset()
+    _venues: dict[str, _VenueFacts] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _minutes: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def _facts(self, entity: VenueEntity) -> _VenueFacts:
+        """The venue's distance from the viewer, memoised per entity object."""
+        facts = self._venues.get(entity.id)
+        if facts is None or facts.entity is not entity:
+            here = self.location
+            facts = _VenueFacts(entity, distance_m(here.lat, here.lon, entity.lat, entity.lon))
+            self._venues[entity.id] = facts
+        return facts
+
+    def _open_now(self, facts: _VenueFacts) -> bool:
+        """Whether the venue is open now in its own time zone, memoised with its facts."""
+        if facts.open_now is None:
+            entity = facts.entity
+            minute = self._minute_of_week(entity.timezone)
+            facts.open_now = is_open_key(hours_key(entity.opening_hours), minute)
+        return facts.open_now
+
+    def _minute_of_week(self, timezone: str) -> int:
+        """``now`` as a minute of the week on ``timezone``'s wall clock, once per zone."""
+        minute = self._minutes.get(timezone)
+        if minute is None:
+            minute = minute_of_week(self.now.astimezone(ZoneInfo(timezone)))
+            self._minutes[timezone] = minute
+        return minute
 
 
 def brand(entity: BrandEntity) -> Brand:
@@ -51,17 +96,18 @@ def venue(
     The venue page shows the venue even out of range (the viewer navigated to it);
     carousels only show venues that can actually deliver.
     """
-    distance = distance_m(audience.location.lat, audience.location.lon, entity.lat, entity.lon)
+    facts = audience._facts(entity)
+    distance = facts.distance
     if require_delivery and distance > entity.delivery_radius_m:
         return None
-    local = audience.now.astimezone(ZoneInfo(entity.timezone))
+    open_now = audience._open_now(facts)
     return Venue(
         id=entity.id,
         name=entity.name,
         slug=entity.slug,
         price_level=entity.price_level,
         tags=list(entity.tags),
-        is_open=is_open(entity.opening_hours, local),
+        is_open=open_now,
         rating=entity.rating,
         delivery_minutes=entity.delivery_minutes,
         image_url=entity.image_url,
