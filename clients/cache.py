@@ -6,6 +6,10 @@ is still fresh (younger than the caller's ``ttl``); an older entry may still be 
 ``STALE`` when the backend fails (stale-while-revalidate). Values must be JSON-able: callers
 store ``model.model_dump(mode="json")`` and revalidate with the model on read.
 
+In memory the cache is bounded: at most ``memory_max_entries`` entries, the least recently used
+evicted first to make room, each one dropped once its hard TTL has passed on the cache's clock
+(cachetools' ``TLRUCache``; no timer per key). See decision 0010.
+
 The cache is an optimisation and never fails a request: a Redis error or a Redis slower than
 ``redis_timeout_s`` makes a read a miss and a write a no-op, and Redis is then skipped for
 ``redis_cooldown_s`` so an unreachable Redis costs nothing per call. The outage is logged as
@@ -16,16 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import orjson
-from aiocache import SimpleMemoryCache
 from aiocache.backends.redis import RedisCache
 from aiocache.base import BaseCache
 from aiocache.serializers import BaseSerializer, NullSerializer
+from cachetools import TLRUCache
 
 from clients.config import CacheConfig
 
@@ -68,12 +73,90 @@ def _redis_cache(url: str, timeout_s: float) -> BaseCache:
     )
 
 
+def _expires_at(_key: str, item: tuple[Any, float | None], now: float) -> float:
+    """TLRU time-to-use: the hard TTL the entry was stored with (none: no expiry)."""
+    ttl = item[1]
+    return now + ttl if ttl else math.inf
+
+
+class _BoundedStore(TLRUCache[str, tuple[Any, float | None]]):
+    """``(value, ttl)`` per key: per-key TTL on the clock, LRU eviction; counts evictions."""
+
+    def __init__(self, max_entries: int, clock: Callable[[], float]) -> None:
+        super().__init__(max_entries, _expires_at, timer=clock)
+        self.evictions = 0
+
+    def popitem(self) -> tuple[str, tuple[Any, float | None]]:
+        # TLRUCache calls this only to make room (after dropping expired entries first)
+        item = super().popitem()
+        self.evictions += 1
+        return item
+
+
+class _BoundedMemoryCache(BaseCache):  # type: ignore[misc]
+    """aiocache's in-memory backend with a hard bound on the number of entries.
+
+    Values are kept as they are (no serializer). Unlike ``SimpleMemoryCache`` there is no
+    ``loop.call_later`` handle per key: expiry is checked on read against ``clock`` and
+    expired entries are purged on write. Only the operations :class:`ResponseCache` uses
+    (``multi_get``, ``multi_set``, ``delete``, ``clear``) are implemented.
+    """
+
+    NAME = "bounded-memory"
+
+    def __init__(self, max_entries: int, clock: Callable[[], float]) -> None:
+        super().__init__(serializer=NullSerializer(), timeout=None)
+        self.store = _BoundedStore(max_entries, clock)
+
+    async def _multi_get(
+        self, keys: list[str], encoding: str | None = None, _conn: Any = None
+    ) -> list[Any]:
+        # ``store[key]`` rather than ``store.get`` (a containment check, then a lookup), and
+        # the clock read once for the batch: a page reads hundreds of catalog entries
+        store = self.store
+        values: list[Any] = []
+        with store.timer:
+            for key in keys:
+                try:
+                    values.append(store[key][0])
+                except KeyError:
+                    values.append(None)
+        return values
+
+    async def _multi_set(
+        self, pairs: Iterable[tuple[str, Any]], ttl: float | None = None, _conn: Any = None
+    ) -> bool:
+        store = self.store
+        with store.timer:
+            for key, value in pairs:
+                store[key] = (value, ttl)
+        return True
+
+    # the clock is frozen (``with store.timer``) across a read-then-delete, so an entry
+    # cannot expire between the two halves of ``pop``
+
+    async def _delete(self, key: str, _conn: Any = None) -> int:
+        with self.store.timer:
+            return 0 if self.store.pop(key, None) is None else 1
+
+    async def _clear(self, namespace: str | None = None, _conn: Any = None) -> bool:
+        store = self.store
+        with store.timer:
+            store.expire()
+            for key in list(store):
+                if not namespace or key.startswith(namespace):
+                    store.pop(key, None)
+        return True
+
+
 class ResponseCache:
     """Envelope cache over aiocache with a fresh/stale distinction.
 
     Args:
-        config: backend selection (memory or Redis), namespace and Redis bounds.
-        clock: epoch seconds used for ``stored_at`` and freshness; injected by tests.
+        config: backend selection (memory or Redis), namespace, Redis bounds and the
+            in-memory bound.
+        clock: epoch seconds used for ``stored_at``, freshness and in-memory expiry;
+            injected by tests.
 
     Example usage:
         ```python
@@ -89,13 +172,15 @@ class ResponseCache:
         self.config = config
         self._clock = clock
         self._redis = config.redis_url is not None
-        self._cache: BaseCache = (
-            _redis_cache(config.redis_url, config.redis_timeout_s)
-            if config.redis_url is not None
+        self._memory: _BoundedMemoryCache | None = None
+        self._cache: BaseCache
+        if config.redis_url is not None:
+            self._cache = _redis_cache(config.redis_url, config.redis_timeout_s)
+        else:
             # in memory, values are kept as the (frozen) objects themselves: no encoding,
             # no decoding, no re-validation on the request path
-            else SimpleMemoryCache(serializer=NullSerializer(), timeout=None)
-        )
+            self._memory = _BoundedMemoryCache(config.memory_max_entries, clock)
+            self._cache = self._memory
         self._down_until = 0.0
         self._down = False
         self._slow_in_a_row = 0
@@ -109,6 +194,16 @@ class ResponseCache:
     def shared(self) -> bool:
         """Whether entries live in Redis (shared by replicas) rather than in this process."""
         return self._redis
+
+    @property
+    def size(self) -> int | None:
+        """Entries held in memory (expired ones not yet purged included); ``None`` with Redis."""
+        return None if self._memory is None else len(self._memory.store)
+
+    @property
+    def evictions(self) -> int | None:
+        """Entries evicted from memory to make room since start; ``None`` with Redis."""
+        return None if self._memory is None else self._memory.store.evictions
 
     @property
     def available(self) -> bool:

@@ -65,7 +65,8 @@ class CacheConfig(BaseModel):
     """Response cache: in-memory unless ``redis_url`` is set (then shared by all replicas).
 
     Every Redis operation is bounded by ``redis_timeout_s``; after a Redis failure the cache
-    skips Redis for ``redis_cooldown_s``.
+    skips Redis for ``redis_cooldown_s``. In memory, at most ``memory_max_entries`` entries are
+    kept: the least recently used one is evicted to make room (decision 0010).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -74,3 +75,4 @@ class CacheConfig(BaseModel):
     namespace: str = "pgw"
     redis_timeout_s: float = Field(default=0.05, gt=0)
     redis_cooldown_s: float = Field(default=5.0, ge=0)
+    memory_max_entries: int = Field(default=10_000, ge=1)

@@ -30,6 +30,10 @@ async def test_fresh_then_stale_then_gone(cache: ResponseCache, epoch: FakeClock
     epoch.advance(11)
     assert await cache.get("k", 10) == ({"x": [1, 2]}, False)
     assert await cache.get("missing", 10) is None
+    epoch.advance(98.9)  # 109.9 s old: still stale
+    assert await cache.get("k", 10) == ({"x": [1, 2]}, False)
+    epoch.advance(0.1)  # ttl + stale_ttl reached: gone, on the cache's clock
+    assert await cache.get("k", 10) is None
 
 
 async def test_get_many_and_set_many(cache: ResponseCache) -> None:
