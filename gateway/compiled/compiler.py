@@ -166,6 +166,10 @@ async def _resolve_root(call_root: CallRoot, field_name: str, args: dict[str, An
         raise _as_graphql_error(exc) from None
 
 
+async def _already(value: Any) -> Any:
+    return value
+
+
 class _RootFailed(Exception):
     """A root resolver raised ``error`` (tagged with its field for the error's path)."""
 
@@ -329,7 +333,10 @@ class CompiledOperation:
                 return next_(root, info, **args)
             key = info.path.key
             if key in resolved:
-                return resolved[key]
+                # Awaitable, as the schema's async root resolvers are: graphql-core then
+                # completes every root field before nulling ``data``, and reports each
+                # one's errors in the same order as a standard execution.
+                return _already(resolved[key])
             return _resolve_root(call_root, info.field_name, args)
 
         result = execute(
