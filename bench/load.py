@@ -1046,6 +1046,15 @@ class Bench:
 
 
 @contextlib.contextmanager
+def page_cache_env() -> dict[str, str]:
+    """The page cache as shipped (the test stack turns it off), or as ``PGW_PAGE_CACHE_TTL_S``
+    says: ``PGW_PAGE_CACHE_TTL_S=0 make bench`` measures every page being built."""
+    from gateway.settings import Settings
+
+    default = Settings.model_fields["page_cache_ttl_s"].default
+    return {"PGW_PAGE_CACHE_TTL_S": os.environ.get("PGW_PAGE_CACHE_TTL_S", str(default))}
+
+
 def extra_gateway(
     stack: Any,
     log_dir: Path,
@@ -1232,7 +1241,7 @@ def run(cfg: Config, command: str) -> int:
         "mixed": demo_users(cfg.mixed_users, cfg.seed),
         "warm": demo_users(cfg.warm_users, cfg.seed + 1),
     }
-    env = {"PGW_DEBUG": "false", "PGW_INTROSPECTION": "false"}
+    env = {"PGW_DEBUG": "false", "PGW_INTROSPECTION": "false", **page_cache_env()}
     with (
         tempfile.TemporaryDirectory(prefix="pgw-bench-") as tmp,
         live_stack(log_dir, extra_env=env) as stack,
@@ -1342,7 +1351,7 @@ def soak(cfg: Config, soak_s: float, interval_s: float, max_growth: float, comma
         os.sched_setaffinity(0, {LOAD_CPU})
     op = load_operation("discovery")
     users = demo_users(cfg.mixed_users, cfg.seed)
-    env = {"PGW_DEBUG": "false", "PGW_INTROSPECTION": "false"}
+    env = {"PGW_DEBUG": "false", "PGW_INTROSPECTION": "false", **page_cache_env()}
     samples: list[tuple[float, float]] = []
     with (
         tempfile.TemporaryDirectory(prefix="pgw-soak-") as tmp,

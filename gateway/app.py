@@ -52,6 +52,7 @@ from gateway.responses import graphql_error
 from gateway.settings import Settings, get_settings
 from gateway.tracing import OperationSpan, configure_tracing
 from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
+from resolvers.page_cache import PageCache
 from resolvers.plans import Plans
 from schema import GatewayContext, build_schema
 from schema.mutation import EventsContext
@@ -265,7 +266,11 @@ def create_app(
                 open_feedback(settings, backends.bandit)
             )
             runtime.feedback = feedback
-            runtime.surfaces = Surfaces(Services(backends, runtime.plans, stale), feedback.tracker)
+            runtime.surfaces = Surfaces(
+                Services(backends, runtime.plans, stale),
+                feedback.tracker,
+                page_cache=PageCache(settings.page_cache_ttl_s, settings.page_cache_max_entries),
+            )
             await asyncio.gather(*(c.warm_up() for c in backends.clients().values()))
             # Everything allocated so far lives as long as the process: keep it out of the
             # collector's way so full collections stay short on the request path.

@@ -65,6 +65,7 @@ class DebugTimings(SchemaExtension):
         pages = [
             {
                 "sections": dict(trace.sections),
+                "pageCache": trace.page_cache,
                 "backendCalls": [
                     {
                         "backend": c.backend,

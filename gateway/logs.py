@@ -76,6 +76,7 @@ class AccessLog(SchemaExtension):
             "viewer": hash_viewer(viewer.user_id),
             "degraded": any(t.degraded for t in traces),
             "sources": {k: v for t in traces for k, v in t.sources.items()},
+            "page_cache": traces[0].page_cache if traces else None,
             # the exposure record: one per request, per experiment the viewer is in
             "experiments": {k: v for t in traces for k, v in t.experiments.items()},
             "errors": len(getattr(self.execution_context.result, "errors", None) or []),

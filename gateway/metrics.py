@@ -48,6 +48,12 @@ GRAPHQL_DURATION = Histogram(
     ["operation", "surface"],
     buckets=LATENCY_BUCKETS,
 )
+PAGE_CACHE = Counter(
+    "pgw_page_cache_total",
+    "Page builds by page-cache result (hit: built sections reused; miss: built and kept "
+    "unless degraded).",
+    ["surface", "result"],
+)
 BACKEND_REQUESTS = Counter(
     "pgw_backend_requests_total",
     "Backend calls by outcome (ok, timeout, error, malformed, circuit_open, rejected).",
@@ -140,6 +146,8 @@ class RequestMetrics(SchemaExtension):
                 SECTION_SOURCE.labels(trace.surface, section, source).inc()
             if trace.deadline_exceeded:
                 DEADLINE_EXCEEDED.labels(trace.surface).inc()
+            if trace.page_cache != "off":
+                PAGE_CACHE.labels(trace.surface, trace.page_cache).inc()
 
 
 def reset_multiprocess_dir() -> None:

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     cache_namespace: str = Field(
         default="pgw", pattern=r"^[A-Za-z0-9_.-]+$", description="Key prefix in the shared cache."
     )
+    cache_memory_max_entries: int = Field(
+        default=10_000,
+        ge=1,
+        description="In-memory response cache entries per worker without Redis (LRU beyond; "
+        "~4.6 KB each; decision 0010).",
+    )
     debug: bool = Field(
         default=False, description="Show backend timings and fallbacks in response extensions."
     )
@@ -72,6 +78,15 @@ class Settings(BaseSettings):
     compiled_execution: bool = Field(
         default=True,
         description="Serve the shipped operations through the compiled path (gateway/compiled).",
+    )
+    page_cache_ttl_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="How long a healthy built page is reused for the same viewer and "
+        "situation (resolvers/page_cache; decision 0011). 0 turns it off.",
+    )
+    page_cache_max_entries: int = Field(
+        default=1000, ge=0, description="Pages kept per worker (LRU beyond; ~60 KB each)."
     )
     persisted_queries: Literal["apq", "trusted", "off"] = Field(
         default="apq",
@@ -218,7 +233,11 @@ class Settings(BaseSettings):
         )
 
     def cache_config(self) -> CacheConfig:
-        return CacheConfig(redis_url=self.redis_url, namespace=self.cache_namespace)
+        return CacheConfig(
+            redis_url=self.redis_url,
+            namespace=self.cache_namespace,
+            memory_max_entries=self.cache_memory_max_entries,
+        )
 
 
 @lru_cache

@@ -41,6 +41,8 @@ class PageTrace:
     degraded: bool = False
     deadline_exceeded: bool = False
     experiments: dict[str, str] = field(default_factory=dict)
+    page_cache: str = "off"
+    """``hit``, ``miss`` or ``off``: whether the sections came from ``resolvers.page_cache``."""
 
     def record(
         self, backend: str, endpoint: str, started: float, cache: CacheResult | str, outcome: str

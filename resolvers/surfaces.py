@@ -46,6 +46,7 @@ from resolvers.page import (
     VenueEdge,
     VenuePage,
 )
+from resolvers.page_cache import PageCache
 from resolvers.plans import SurfaceName
 from resolvers.request import PageRequest, PageTrace, local_time
 
@@ -102,11 +103,18 @@ def validate_id(value: str, *, argument: str) -> str:
 class Surfaces:
     """Entry points for the four surfaces, sharing one set of services."""
 
-    def __init__(self, services: Services, tracker: SectionTracker | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        tracker: SectionTracker | None = None,
+        *,
+        page_cache: PageCache | None = None,
+    ) -> None:
         self._services = services
         self._plans = services.plans
         # signs tracking ids and logs decisions; an ephemeral key when none is configured
         self._tracker = tracker or SectionTracker.ephemeral()
+        self._pages = page_cache if page_cache is not None else PageCache(0, 0)
 
     def _request(self, surface: SurfaceName, viewer: Viewer, location: Location) -> PageRequest:
         plan = self._plans.surface(surface)
@@ -142,9 +150,16 @@ class Surfaces:
     async def _build(
         self, request: PageRequest, inputs: SurfaceInputs, audience: Audience
     ) -> tuple[list[BuiltSection], bool]:
+        pages = self._pages
+        key = pages.key(request, inputs) if pages.enabled else None
+        if key is not None and (cached := pages.get(key)) is not None:
+            return cached.replay(request.trace, inputs.surface.value), False
         plan = self._plans.surface(inputs.surface)
         build = PageBuild(self._services, request, plan, inputs, audience=audience)
         page = await build.run()
+        if key is not None:
+            request.trace.page_cache = "miss"
+            pages.put(key, page.sections, request.trace, degraded=page.degraded)
         return page.sections, page.degraded
 
     def _sections(

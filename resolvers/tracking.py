@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import secrets
@@ -80,6 +81,8 @@ class TrackingSigner:
             raise ValueError("the tracking key must be at least 16 bytes")
         self._mac = hmac.new(key, digestmod=hashlib.sha256)
         self._viewer_mac = hmac.new(b"pgw-viewer|" + key, digestmod=hashlib.sha256)
+        # a page asks for its viewer's hash once per section and log line
+        self._viewer_hash = functools.lru_cache(maxsize=4096)(self._hash_viewer)
 
     @classmethod
     def ephemeral(cls) -> TrackingSigner:
@@ -88,8 +91,9 @@ class TrackingSigner:
 
     def viewer_hash(self, user_id: str | None) -> str | None:
         """A keyed, non-reversible hash of the viewer id (stable for this key)."""
-        if user_id is None:
-            return None
+        return None if user_id is None else self._viewer_hash(user_id)
+
+    def _hash_viewer(self, user_id: str) -> str:
         mac = self._viewer_mac.copy()
         mac.update(user_id.encode())
         return _b64(mac.digest()[:12])

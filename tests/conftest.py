@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.live import LiveStack, live_stack
+
+# Property tests draw the same examples on every run and machine (the guide's deterministic
+# seeds): a failure in CI is one a developer reproduces by running the test again.
+# ``HYPOTHESIS_PROFILE=explore`` draws fresh examples, to look for new failures on purpose.
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @pytest.fixture(scope="session")

@@ -124,6 +124,9 @@ def live_stack(log_dir: Path, extra_env: dict[str, str] | None = None) -> Iterat
             # load-driving tests (fuzzing, chaos, evaluation) would spend the per-viewer
             # budget; rate limiting has its own tests
             "PGW_RATE_LIMIT_ENABLED": "false",
+            # end-to-end tests inject faults between one viewer's requests and expect to see
+            # them at once; the benchmark turns the page cache back on (bench/load.py)
+            "PGW_PAGE_CACHE_TTL_S": "0",
             "PGW_DECISION_LOG_PATH": str(log_dir / "decisions.jsonl"),
             "PGW_EVENTS_OUTBOX_PATH": str(log_dir / "outbox.sqlite3"),
             "PGW_JWT_SECRET": SECRET,

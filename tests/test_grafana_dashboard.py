@@ -40,6 +40,7 @@ METRICS: dict[str, tuple[str, frozenset[str]]] = {
     "pgw_section_source_total": ("counter", frozenset({"surface", "section", "source"})),
     "pgw_cache_requests_total": ("counter", frozenset({"cache", "result"})),
     "pgw_deadline_exceeded_total": ("counter", frozenset({"surface"})),
+    "pgw_page_cache_total": ("counter", frozenset({"surface", "result"})),
 }
 # Labels whose values are a closed set.
 LABEL_VALUES: dict[str, dict[str, frozenset[str]]] = {
@@ -53,6 +54,7 @@ LABEL_VALUES: dict[str, dict[str, frozenset[str]]] = {
         "source": frozenset({"PERSONALISED", "CANDIDATE_ORDER", "POPULAR", "STALE", "DEFAULT"})
     },
     "pgw_cache_requests_total": {"result": frozenset({"hit", "miss", "stale"})},
+    "pgw_page_cache_total": {"result": frozenset({"hit", "miss"})},
 }
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 METRIC_NAME = re.compile(r"\bpgw_[a-zA-Z0-9_]+")

@@ -349,7 +349,7 @@ def panels() -> list[Panel]:
     out += [
         timeseries(
             "Cache hit ratio",
-            "Fresh hits over all lookups, per backend cache (bandit is not cached). A drop "
+            "Fresh hits over all lookups, per backend cache. A drop "
             "across the board: Redis is down or was flushed (each worker then caches "
             "nothing shared).",
             [
@@ -372,6 +372,21 @@ def panels() -> list[Panel]:
             ],
             unit="reqps",
             stack="normal",
+        ),
+        timeseries(
+            "Page cache hit ratio",
+            "Pages whose built sections were reused (a refresh by the same viewer in the same "
+            "situation within PGW_PAGE_CACHE_TTL_S; decision 0011) over pages built or reused. "
+            "Degraded pages are never kept, so an outage lowers it.",
+            [
+                target(
+                    f'sum by (surface) (rate(pgw_page_cache_total{{{SURFACE}, result="hit"}}'
+                    f"{RATE})) / sum by (surface) (rate(pgw_page_cache_total{{{SURFACE}}}{RATE}))",
+                    "{{surface}}",
+                )
+            ],
+            unit="percentunit",
+            max_value=1,
         ),
     ]
     return _layout(out)

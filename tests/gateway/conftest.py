@@ -76,6 +76,9 @@ def gateway_settings(tmp_path: Path, fakes: FakeBackends, **overrides: Any) -> S
         "jwt_secret": SECRET,
         "snapshot_path": fakes.world.write_snapshot(tmp_path / "snapshot.json"),
         "reference_refresh_s": None,
+        # tests change backend faults between requests of one viewer and expect to see it;
+        # the page cache has its own tests (tests/gateway/test_page_cache.py)
+        "page_cache_ttl_s": 0.0,
         **backends,
         **overrides,
     }

@@ -33,15 +33,28 @@ async def test_repeated_request_makes_no_backend_call(gateway: Gateway) -> None:
     assert second["source"] == "PERSONALISED"
 
 
-async def test_repeated_discovery_only_asks_the_bandit_again(gateway: Gateway) -> None:
+async def test_repeated_discovery_only_asks_an_uncached_bandit_again(gateway: Gateway) -> None:
     await gateway.discovery(user="u0001")
     before = dict(gateway.fakes.calls)
     await gateway.discovery(user="u0001")
     after = dict(gateway.fakes.calls)
     for name in ("catalog", "retrieval", "ranking", "popularity"):
         assert after.get(name, 0) == before.get(name, 0), name
-    # Bandit decisions are per request by design (each is an exploration draw).
+    # Without a bandit TTL every page is a fresh draw (banners and section order).
     assert after["bandit"] == before["bandit"] + 2
+
+
+async def test_with_the_shipped_bandit_ttl_a_refresh_makes_no_backend_call(
+    make_gateway: GatewayFactory,
+) -> None:
+    async with make_gateway(backends={"bandit": {"cache_ttl_s": 30}}) as gw:
+        first = await gw.discovery(user="u0001")
+        calls = sum(gw.fakes.calls.values())
+        second = await gw.discovery(user="u0001")
+        assert sum(gw.fakes.calls.values()) == calls
+        # the same decisions, so the same order, in a new request with new tracking ids
+        assert [s["id"] for s in second["sections"]] == [s["id"] for s in first["sections"]]
+        assert second["requestId"] != first["requestId"]
 
 
 async def test_fifty_concurrent_identical_requests_make_one_call(

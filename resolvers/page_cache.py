@@ -1,0 +1,113 @@
+"""Pages built moments ago, kept per viewer and situation, so a refresh skips the fan-out.
+
+A Discovery page refreshed within seconds would be rebuilt from the same cached backend
+answers (candidates and ranking 60 s, bandit decisions 30 s, catalog 300 s), into the same
+sections in the same order. Building it again costs most of the gateway's CPU per request
+(hydrating and materialising a few hundred venues), so the built sections are kept for a
+short TTL and reused (decision 0011).
+
+What a hit shares, and what it does not:
+
+* Shared: the sections after ordering, de-duplication and limits, with their sources and
+  decisions. The key holds everything a build reads: surface, viewer, experiment variant and
+  hidden sections, platform, location to four decimals (~10 m, below what a phone's fix
+  jitters), the local minute (open-now and the backends' hour are functions of it), and the
+  surface's inputs (category, venue, cart).
+* Not shared: the request id, tracking ids and decision-log lines, which are made for each
+  request from the sections, so every impression is still logged and attributable.
+* Never kept: a degraded page (a fallback, stale content, a missed deadline). The next
+  request builds again, so a recovered backend shows at once.
+
+The cache is per process and bounded (entries, LRU, TTL): a hit is a dictionary lookup of
+Python objects, which no shared store could offer, and pages are big (~60 KB each).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+
+from cachetools import TTLCache
+
+from resolvers.engine import BuiltSection, SurfaceInputs
+from resolvers.request import PageRequest, PageTrace
+
+__all__ = ["CachedPage", "PageCache"]
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPage:
+    """The visible sections of a healthy page, and the fallback step each one took."""
+
+    sections: tuple[BuiltSection, ...]
+    steps: tuple[tuple[str, str], ...]
+
+    def replay(self, trace: PageTrace, surface: str) -> list[BuiltSection]:
+        """The sections, with the page trace filled in as the build would have."""
+        trace.surface = surface
+        trace.sections.update(self.steps)
+        trace.sources = {b.plan.id: b.source.value for b in self.sections}
+        trace.degraded = False
+        trace.page_cache = "hit"
+        return list(self.sections)
+
+
+class PageCache:
+    """A bounded, short-lived map from a page's situation to its built sections.
+
+    ``ttl_s`` of 0 turns it off. Sections are shared between requests, so nothing
+    downstream may mutate them (tracking and the schema projection only read).
+    """
+
+    def __init__(
+        self, ttl_s: float, max_entries: int, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl_s = ttl_s
+        self._pages: TTLCache[Hashable, CachedPage] | None = (
+            TTLCache(maxsize=max_entries, ttl=ttl_s, timer=clock)
+            if ttl_s > 0 and max_entries > 0
+            else None
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self._pages is not None
+
+    def __len__(self) -> int:
+        return 0 if self._pages is None else len(self._pages)
+
+    @staticmethod
+    def key(request: PageRequest, inputs: SurfaceInputs) -> Hashable:
+        """Everything the build of this page reads from the request."""
+        return (
+            inputs.surface.value,
+            request.user_id,
+            request.ranking_variant,
+            request.hidden_sections,
+            request.platform,
+            round(request.location.lat, 4),
+            round(request.location.lon, 4),
+            request.local_now,
+            inputs.category,
+            inputs.venue_id,
+            tuple(sorted(inputs.cart_item_ids)),
+        )
+
+    def get(self, key: Hashable) -> CachedPage | None:
+        if self._pages is None:
+            return None
+        return self._pages.get(key)
+
+    def put(
+        self,
+        key: Hashable,
+        sections: Sequence[BuiltSection],
+        trace: PageTrace,
+        *,
+        degraded: bool,
+    ) -> None:
+        """Keep a healthy page; a degraded one is never kept."""
+        if self._pages is None or degraded or trace.deadline_exceeded:
+            return
+        self._pages[key] = CachedPage(tuple(sections), tuple(trace.sections.items()))
