@@ -12,9 +12,9 @@ import contextlib
 import functools
 import gc
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,7 +101,7 @@ class RequestIdMiddleware:
                 incoming = value.decode("latin-1")
             elif name == b"content-length" and value.isdigit():
                 declared = int(value)
-        request_id = incoming if incoming and REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and REQUEST_ID.match(incoming) else os.urandom(16).hex()
         limit = self.max_body_bytes
         if limit is not None and scope.get("method") in ("POST", "PUT", "PATCH"):
             if declared is None:
@@ -308,7 +308,7 @@ def create_app(
                 raise RateLimited(decision.retry_after_s)
         state = request.scope.get("state", {})
         viewer = Viewer(
-            request_id=state.get("request_id") or uuid.uuid4().hex,
+            request_id=state.get("request_id") or os.urandom(16).hex(),
             user_id=user_id,
             arrived=state.get("arrived") or time.monotonic(),
             timeout_ms=_timeout_ms(request),

@@ -10,6 +10,12 @@ signed with a key id the cache does not know triggers one refetch (at most once 
 ``PGW_JWT_JWKS_REFETCH_S``), which is how a key rotation is picked up without a restart.
 ``exp`` is required; ``nbf``, ``iss`` and ``aud`` are checked (with ``PGW_JWT_LEEWAY_S`` of
 clock skew) whenever configured or present.
+
+A verified token is remembered for up to a minute (at most 10,000 per worker): a client
+sends the same token on every request, and verifying its signature again costs more than
+the rest of a cached page's authentication. Its ``exp`` and ``nbf`` are still checked on
+every request; only the signature, issuer and audience checks are skipped for a token that
+already passed them.
 """
 
 from __future__ import annotations
@@ -18,11 +24,14 @@ import asyncio
 import time
 
 import jwt
+from cachetools import TTLCache
 from jwt import PyJWKClient
 
 from gateway.settings import Settings
 
 ASYMMETRIC = ("RS256", "ES256")
+VERIFIED_TOKENS = 10_000
+VERIFIED_FOR_S = 60.0
 
 
 class AuthError(Exception):
@@ -51,6 +60,10 @@ class TokenVerifier:
             if settings.jwt_jwks_url
             else None
         )
+        # token -> (subject, exp, nbf) of tokens whose signature and claims were verified
+        self._verified: TTLCache[str, tuple[str, float, float]] = TTLCache(
+            maxsize=VERIFIED_TOKENS, ttl=VERIFIED_FOR_S
+        )
 
     @property
     def enabled(self) -> bool:
@@ -66,6 +79,15 @@ class TokenVerifier:
             raise AuthError("Authorization header must be 'Bearer <token>'.")
         if not self.enabled:
             raise AuthError("This gateway accepts no bearer tokens (no verification key).")
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            subject, expires, not_before = remembered
+            now, leeway = time.time(), self._settings.jwt_leeway_s
+            if now > expires + leeway:
+                raise AuthError("The bearer token has expired.")
+            if now < not_before - leeway:
+                raise AuthError("The bearer token is not valid yet (nbf).")
+            return subject
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.PyJWTError as exc:
@@ -117,6 +139,9 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise AuthError("The bearer token has no subject.")
+        expires, not_before = claims.get("exp"), claims.get("nbf", 0)
+        if isinstance(expires, int | float) and isinstance(not_before, int | float):
+            self._verified[token] = (subject, float(expires), float(not_before))
         return subject
 
 

@@ -190,3 +190,49 @@ def test_production_refuses_no_auth_weak_and_demo_keys(
     with pytest.raises(ValueError, match="demo key"):
         Settings(environment="production", jwt_secret="d" * 40)
     Settings(environment="production", jwt_secret="p" * 40)
+
+
+class TestRememberedTokens:
+    """A verified token is remembered, but its expiry still counts on every request."""
+
+    def _verifier(self) -> Any:
+        from gateway.auth import TokenVerifier
+
+        return TokenVerifier(Settings(environment="test", jwt_secret=SECRET))
+
+    async def test_a_remembered_token_still_expires(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from gateway.auth import AuthError
+
+        verifier = self._verifier()
+        now = time.time()
+        token = _token(exp=int(now) + 5)
+        assert await verifier.viewer(f"Bearer {token}") == "u0001"
+        assert token in verifier._verified
+        monkeypatch.setattr(time, "time", lambda: now + 3600)
+        with pytest.raises(AuthError, match="expired"):
+            await verifier.viewer(f"Bearer {token}")
+
+    async def test_a_second_request_skips_the_signature_check(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        verifier = self._verifier()
+        token = _token()
+        assert await verifier.viewer(f"Bearer {token}") == "u0001"
+
+        def not_again(*_args: object, **_kwargs: object) -> None:
+            raise AssertionError("verified twice")
+
+        monkeypatch.setattr(jwt, "decode", not_again)
+        assert await verifier.viewer(f"Bearer {token}") == "u0001"
+
+    async def test_an_altered_token_is_verified_afresh(self) -> None:
+        from gateway.auth import AuthError
+
+        verifier = self._verifier()
+        token = _token()
+        assert await verifier.viewer(f"Bearer {token}") == "u0001"
+        head, _body, signature = token.split(".")
+        forged = jwt.encode({"sub": "u0002", "exp": int(time.time()) + 600}, "x" * 32)
+        tampered = f"{head}.{forged.split('.')[1]}.{signature}"
+        with pytest.raises(AuthError):
+            await verifier.viewer(f"Bearer {tampered}")
