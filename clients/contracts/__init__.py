@@ -27,6 +27,8 @@ from clients.contracts.popularity import PopularityScope, PopularResponse
 from clients.contracts.ranking import RankRequest, RankResponse, ScoredId
 from clients.contracts.retrieval import (
     Candidate,
+    CandidatesBatchRequest,
+    CandidatesBatchResponse,
     CandidatesRequest,
     CandidatesResponse,
     RetrievalStrategy,
@@ -40,6 +42,8 @@ __all__ = [
     "BrandEntity",
     "BrandsBatch",
     "Candidate",
+    "CandidatesBatchRequest",
+    "CandidatesBatchResponse",
     "CandidatesRequest",
     "CandidatesResponse",
     "CategoriesResponse",

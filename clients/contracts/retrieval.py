@@ -1,4 +1,4 @@
-"""Retrieval contract: ``POST /v1/candidates``."""
+"""Retrieval contract: ``POST /v1/candidates`` and ``POST /v1/candidates:batch``."""
 
 from __future__ import annotations
 
@@ -72,3 +72,25 @@ class CandidatesResponse(Contract):
 
     candidates: list[Candidate]
     source_version: str
+
+
+MAX_BATCH_REQUESTS = 16
+"""At most this many candidate requests in one ``POST /v1/candidates:batch``."""
+
+
+class CandidatesBatchRequest(Contract):
+    """Several candidate requests in one round trip (``POST /v1/candidates:batch``).
+
+    A page asks for every section's strategy at once: one HTTP exchange instead of one per
+    section, which is most of the gateway's CPU for a page built from scratch. Each request
+    is answered exactly as ``POST /v1/candidates`` would; one invalid request (e.g. a bad
+    ``local_time``) fails the whole batch with the same status.
+    """
+
+    requests: list[CandidatesRequest] = Field(min_length=1, max_length=MAX_BATCH_REQUESTS)
+
+
+class CandidatesBatchResponse(Contract):
+    """One response per request, in request order."""
+
+    responses: list[CandidatesResponse]
