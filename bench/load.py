@@ -1353,9 +1353,8 @@ def soak(
     soak_rps: float | None = None,
 ) -> int:
     """Discovery at moderate load (paced at half a c=2 estimate, so pages are built, not
-    degraded) for
-    ``soak_s`` seconds; RSS sampled every ``interval_s``; fails on growth over
-    ``max_growth`` after the first minute."""
+    degraded) for ``soak_s`` seconds; RSS sampled every ``interval_s``; fails on growth
+    over ``max_growth`` after the first minute."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -86,7 +86,7 @@ class Settings(BaseSettings):
         "situation (resolvers/page_cache; decision 0011). 0 turns it off.",
     )
     page_cache_max_entries: int = Field(
-        default=1000, ge=0, description="Pages kept per worker (LRU beyond; ~60 KB each)."
+        default=1000, ge=0, description="Pages kept per worker (LRU beyond; ~50 KB each)."
     )
     persisted_queries: Literal["apq", "trusted", "off"] = Field(
         default="apq",

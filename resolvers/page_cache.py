@@ -11,29 +11,37 @@ What a hit shares, and what it does not:
 * Shared: the sections after ordering, de-duplication and limits, with their sources and
   decisions. The key holds everything a build reads: surface, viewer, experiment variant and
   hidden sections, platform, location to four decimals (~10 m, below what a phone's fix
-  jitters), the local minute (open-now and the backends' hour are functions of it), and the
-  surface's inputs (category, venue, cart).
+  jitters), the local hour (ranking and bandit decisions change with it), and the surface's
+  inputs (category, venue, cart). The minute is deliberately not in the key: open-now may
+  be up to one TTL late at a venue's opening or closing time, which is the price of not
+  rebuilding every cached page at once when the minute turns.
+* Expiry is spread: each page lives between 80 % and 100 % of the TTL, so pages cached
+  together (a deploy, a traffic spike) are not all rebuilt in the same second.
 * Not shared: the request id, tracking ids and decision-log lines, which are made for each
   request from the sections, so every impression is still logged and attributable.
 * Never kept: a degraded page (a fallback, stale content, a missed deadline). The next
   request builds again, so a recovered backend shows at once.
 
 The cache is per process and bounded (entries, LRU, TTL): a hit is a dictionary lookup of
-Python objects, which no shared store could offer, and pages are big (~60 KB each).
+Python objects, which no shared store could offer, and pages are big (~50 KB each).
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
-from cachetools import TTLCache
+from cachetools import TLRUCache
 
 from resolvers.engine import BuiltSection, SurfaceInputs
 from resolvers.request import PageRequest, PageTrace
 
 __all__ = ["CachedPage", "PageCache"]
+
+SPREAD = 0.2
+"""Each page expires after a uniformly drawn (1 − SPREAD … 1) × TTL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +69,21 @@ class PageCache:
     """
 
     def __init__(
-        self, ttl_s: float, max_entries: int, *, clock: Callable[[], float] = time.monotonic
+        self,
+        ttl_s: float,
+        max_entries: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
         self.ttl_s = ttl_s
-        self._pages: TTLCache[Hashable, CachedPage] | None = (
-            TTLCache(maxsize=max_entries, ttl=ttl_s, timer=clock)
+        spread = rng or random.Random()
+
+        def expires(_key: Hashable, _page: CachedPage, now: float) -> float:
+            return now + ttl_s * (1 - SPREAD * spread.random())
+
+        self._pages: TLRUCache[Hashable, CachedPage] | None = (
+            TLRUCache(maxsize=max_entries, ttu=expires, timer=clock)
             if ttl_s > 0 and max_entries > 0
             else None
         )
@@ -88,7 +106,7 @@ class PageCache:
             request.platform,
             round(request.location.lat, 4),
             round(request.location.lon, 4),
-            request.local_now,
+            request.local_now.replace(minute=0),
             inputs.category,
             inputs.venue_id,
             tuple(sorted(inputs.cart_item_ids)),
