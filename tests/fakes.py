@@ -5,6 +5,11 @@ through the real clients (timeouts, retries, breaker, cache) without sockets. Ev
 it answers is built from the contract models, so the fakes cannot drift from the contract.
 Failures are switchable per backend: refused connections, hangs, 500s, malformed JSON and
 well-formed JSON of the wrong shape, plus a delay.
+
+Retrieval answers ``POST /v1/candidates`` and ``POST /v1/candidates:batch`` (each request of a
+batch answered as the single route would, in order); a batch is one call in ``calls`` and
+one entry in ``requests`` — :meth:`FakeBackends.candidate_requests` lists the candidate
+requests of both routes, one per strategy asked.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 import httpx
 import respx
+from pydantic import ValidationError
 
 from clients.contracts import (
     Arm,
@@ -26,6 +32,8 @@ from clients.contracts import (
     BrandEntity,
     BrandsBatch,
     Candidate,
+    CandidatesBatchRequest,
+    CandidatesBatchResponse,
     CandidatesRequest,
     CandidatesResponse,
     CategoriesResponse,
@@ -178,6 +186,17 @@ class FakeBackends:
     def reset(self) -> None:
         self.behaviour = {name: Behaviour() for name in BACKENDS}
 
+    def candidate_requests(self) -> list[dict[str, Any]]:
+        """The bodies of every candidate request retrieval received, single or batched, in
+        the order sent (a batch contributes its requests in its own order)."""
+        found: list[dict[str, Any]] = []
+        for seen in self.requests["retrieval"]:
+            if seen["path"] == "/v1/candidates:batch":
+                found.extend(seen["body"].get("requests", []))
+            elif seen["path"] == "/v1/candidates":
+                found.append(seen["body"])
+        return found
+
     # -- plumbing -----------------------------------------------------------------------------
 
     def _router(self, name: str) -> respx.Router:
@@ -216,7 +235,10 @@ class FakeBackends:
                 )
             if failure == "wrong_shape":
                 return httpx.Response(200, json={"unexpected": [1, 2, 3]})
-            return httpx.Response(status, json=answer(request, body, **kwargs))
+            answered = answer(request, body, **kwargs)
+            if isinstance(answered, httpx.Response):  # the answer chose its own status
+                return answered
+            return httpx.Response(status, json=answered)
 
         return side_effect
 
@@ -264,8 +286,7 @@ class FakeBackends:
     def _retrieval_routes(self, router: respx.Router, name: str) -> None:
         world = self.world
 
-        def answer(_r: httpx.Request, body: dict[str, Any]) -> dict[str, Any]:
-            req = CandidatesRequest.model_validate(body)
+        def candidates(req: CandidatesRequest) -> CandidatesResponse:
             venue_ids = sorted(world.venues)
             ids: list[str]
             reason = None
@@ -295,14 +316,25 @@ class FakeBackends:
                 case _:
                     ids = []
             ids = ids[: req.limit]
-            candidates = [
+            scored = [
                 Candidate(id=i, score=float(len(ids) - n), reason=reason) for n, i in enumerate(ids)
             ]
-            return CandidatesResponse(candidates=candidates, source_version="fake-1").model_dump(
-                mode="json"
-            )
+            return CandidatesResponse(candidates=scored, source_version="fake-1")
+
+        def answer(_r: httpx.Request, body: dict[str, Any]) -> dict[str, Any]:
+            return candidates(CandidatesRequest.model_validate(body)).model_dump(mode="json")
+
+        def answer_batch(_r: httpx.Request, body: dict[str, Any]) -> Any:
+            try:
+                batch = CandidatesBatchRequest.model_validate(body)
+            except ValidationError as exc:  # as the real backend: the whole batch fails
+                detail = [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]
+                return httpx.Response(422, json={"detail": detail})
+            responses = [candidates(req) for req in batch.requests]
+            return CandidatesBatchResponse(responses=responses).model_dump(mode="json")
 
         router.post("/v1/candidates").mock(side_effect=self._wrap(name, answer))
+        router.post("/v1/candidates:batch").mock(side_effect=self._wrap(name, answer_batch))
 
     def _ranking_routes(self, router: respx.Router, name: str) -> None:
         def answer(_r: httpx.Request, body: dict[str, Any]) -> dict[str, Any]:

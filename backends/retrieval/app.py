@@ -1,4 +1,5 @@
-"""Retrieval HTTP app: ``POST /v1/candidates`` and the demo-only hold-out export."""
+"""Retrieval HTTP app: ``POST /v1/candidates``, ``POST /v1/candidates:batch`` and the demo-only
+hold-out export."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from fastapi import FastAPI, HTTPException, Query
 from backends.faults import install_faults
 from backends.retrieval.logic import Retrieval, get_retrieval
 from backends.world import BadLocalTimeError
-from clients.contracts import CandidatesRequest, CandidatesResponse
+from clients.contracts import (
+    CandidatesBatchRequest,
+    CandidatesBatchResponse,
+    CandidatesRequest,
+    CandidatesResponse,
+)
 
 
 def create_app(retrieval: Retrieval | None = None) -> FastAPI:
@@ -34,6 +40,21 @@ def create_app(retrieval: Retrieval | None = None) -> FastAPI:
             return r().candidates(req)
         except BadLocalTimeError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc
+
+    @app.post("/v1/candidates:batch", response_model=CandidatesBatchResponse)
+    async def candidates_batch(batch: CandidatesBatchRequest) -> CandidatesBatchResponse:
+        """Each request answered as ``POST /v1/candidates`` would, in request order.
+
+        One invalid request fails the whole batch with the single endpoint's status (422).
+        """
+        retrieval_ = r()
+        responses: list[CandidatesResponse] = []
+        for n, req in enumerate(batch.requests):
+            try:
+                responses.append(retrieval_.candidates(req))
+            except BadLocalTimeError as exc:
+                raise HTTPException(status_code=422, detail=f"requests[{n}]: {exc}") from exc
+        return CandidatesBatchResponse(responses=responses)
 
     @app.get("/_demo/holdout")
     async def holdout(limit: int = Query(default=500, ge=1, le=10_000)) -> list[dict[str, Any]]:

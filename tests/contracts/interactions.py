@@ -35,6 +35,8 @@ from clients import (
     RetrievalClient,
 )
 from clients.contracts import (
+    CandidatesBatchRequest,
+    CandidatesBatchResponse,
     CandidatesRequest,
     DecideRequest,
     EntityKind,
@@ -150,6 +152,60 @@ def _candidates_spec(
     )
 
 
+def _candidates_batch_spec(
+    description: str,
+    batch: CandidatesBatchRequest,
+    states: list[tuple[str, dict[str, Any]]],
+    example_ids: list[str],
+) -> Spec:
+    """Several strategies in one ``POST /v1/candidates:batch``: one response per request,
+    in request order (the pact's response list has exactly one entry per request)."""
+
+    async def drive(url: str) -> None:
+        client = _client(RetrievalClient, "retrieval", url)
+        try:
+            # The request exactly as the typed client sends a batch (its call(), the body
+            # serialised from the model); the client's batching and caching around it are
+            # tested in tests/clients.
+            got = (
+                await client.call(
+                    "candidates:batch",
+                    "POST",
+                    "/v1/candidates:batch",
+                    CandidatesBatchResponse,
+                    _deadline(),
+                    json=batch,
+                )
+            ).value
+        finally:
+            await client.aclose()
+        assert len(got.responses) == len(batch.requests)
+        for req, resp, example_id in zip(batch.requests, got.responses, example_ids, strict=True):
+            assert 1 <= len(resp.candidates) <= req.limit
+            assert resp.candidates[0].id == example_id
+
+    responses = [
+        {
+            "candidates": match.each_like(
+                {"id": match.str(example_id), "score": match.number(0.9)}, min=1, max=req.limit
+            ),
+            "source_version": match.str("retrieval-v1"),
+        }
+        for req, example_id in zip(batch.requests, example_ids, strict=True)
+    ]
+    return Spec(
+        "retrieval",
+        description,
+        "POST",
+        "/v1/candidates:batch",
+        200,
+        drive,
+        states,
+        batch,
+        response={"responses": responses},
+    )
+
+
 def _retrieval() -> list[Spec]:
     def req(strategy: RetrievalStrategy, **kw: Any) -> CandidatesRequest:
         values: dict[str, Any] = {
@@ -239,6 +295,29 @@ def _retrieval() -> list[Spec]:
             [("a venue with a menu", {"venue_id": VENUE})],
             example_id="i003593",
             with_reason=True,
+        ),
+        _candidates_batch_spec(
+            "venues and brands in one batch, answered in request order",
+            CandidatesBatchRequest(
+                requests=[
+                    req(RetrievalStrategy.FOR_YOU),
+                    req(RetrievalStrategy.BRANDS, limit=36),
+                ]
+            ),
+            [has_history, venues_near],
+            ["v00100", "b037"],
+        ),
+        _candidates_batch_spec(
+            "brands, categories and new venues in one batch for an anonymous viewer",
+            CandidatesBatchRequest(
+                requests=[
+                    req(RetrievalStrategy.BRANDS, user_id=None, limit=36),
+                    req(RetrievalStrategy.CATEGORIES, user_id=None, limit=36),
+                    req(RetrievalStrategy.NEW, user_id=None),
+                ]
+            ),
+            [venues_near],
+            ["b037", "pizza", "v00100"],
         ),
     ]
 

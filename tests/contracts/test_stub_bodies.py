@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from pydantic import BaseModel, ValidationError
 from clients.contracts import (
     BannersBatch,
     BrandsBatch,
+    CandidatesBatchRequest,
+    CandidatesBatchResponse,
     CandidatesRequest,
     CandidatesResponse,
     CategoriesResponse,
@@ -79,8 +82,9 @@ def _world_requests(fakes: FakeBackends) -> list[Interaction]:
         found.append(_interaction("catalog", "POST", f"/v1/{kind}:batchGet", {"ids": ids}))
     found.append(_interaction("catalog", "GET", "/v1/categories", query={"city": "helsinki"}))
     found.append(_interaction("catalog", "GET", "/v1/banners", query={"city": "helsinki"}))
-    for strategy in RetrievalStrategy:
-        for user in (None, "u0001"):
+    for user in (None, "u0001"):
+        batch: list[CandidatesRequest] = []
+        for strategy in RetrievalStrategy:
             req = CandidatesRequest(
                 surface=Surface.DISCOVERY,
                 strategy=strategy,
@@ -91,7 +95,16 @@ def _world_requests(fakes: FakeBackends) -> list[Interaction]:
                 cart_item_ids=["i031"],
                 limit=7,
             )
+            batch.append(req)
             found.append(_interaction("retrieval", "POST", "/v1/candidates", req))
+        found.append(
+            _interaction(
+                "retrieval",
+                "POST",
+                "/v1/candidates:batch",
+                CandidatesBatchRequest(requests=batch),
+            )
+        )
     for kind, ids in [
         (EntityKind.VENUE, venues),
         (EntityKind.ITEM, items[:12]),
@@ -127,6 +140,7 @@ FAKES = FakeBackends()
 CASES = _world_requests(FAKES) + _pact_requests()
 MODELS: dict[str, type[BaseModel]] = {
     "/v1/candidates": CandidatesResponse,
+    "/v1/candidates:batch": CandidatesBatchResponse,
     "/v1/rank": RankResponse,
     "/v1/decide": DecideResponse,
     "/v1/popular": PopularResponse,
@@ -184,6 +198,46 @@ async def test_fake_answers_are_contract_valid(case: Interaction) -> None:
     body = response.json()
     MODELS[case.path].model_validate(body)  # raises on drift
     assert check_semantics(case, response.status_code, body) == []
+    if case.path == "/v1/candidates:batch":  # each answer checked as a single one would be
+        asked = case.body["requests"]
+        assert len(body["responses"]) == len(asked)
+        for req, resp in zip(asked, body["responses"], strict=True):
+            single = replace(case, path="/v1/candidates", body=req)
+            assert check_semantics(single, response.status_code, resp) == []
+
+
+async def test_the_fake_batch_is_the_fake_single_route_in_one_call() -> None:
+    """Same answers in request order, one call and one recorded request per batch, and the
+    same failure behaviours; an empty or oversized batch is a 422 like the real backend's."""
+    fakes = FakeBackends()
+    requests = [c.body for c in CASES if c.provider == "retrieval" and c.path == "/v1/candidates"][
+        :16
+    ]
+    async with httpx.AsyncClient(
+        transport=fakes.transports["retrieval"], base_url="http://retrieval.test"
+    ) as client:
+        singles = [(await client.post("/v1/candidates", json=r)).json() for r in requests]
+        assert fakes.calls["retrieval"] == len(requests)
+        batch = await client.post("/v1/candidates:batch", json={"requests": requests[::-1]})
+        assert batch.status_code == 200
+        assert batch.json()["responses"] == singles[::-1]
+        assert fakes.calls["retrieval"] == len(requests) + 1
+        assert fakes.requests["retrieval"][-1]["path"] == "/v1/candidates:batch"
+        assert fakes.candidate_requests() == requests + requests[::-1]
+        for too_many in ([], requests + requests[:1]):
+            rejected = await client.post("/v1/candidates:batch", json={"requests": too_many})
+            assert rejected.status_code == 422
+            assert rejected.json()["detail"]
+        fakes.fail("retrieval", "500", status=503)
+        assert (
+            await client.post("/v1/candidates:batch", json={"requests": requests})
+        ).status_code == 503
+        fakes.fail("retrieval", "wrong_shape")
+        wrong = await client.post("/v1/candidates:batch", json={"requests": requests})
+        assert "responses" not in wrong.json()
+        fakes.fail("retrieval", "refused")
+        with pytest.raises(httpx.ConnectError):
+            await client.post("/v1/candidates:batch", json={"requests": requests})
 
 
 # -- hand-written stubs in the unit tests ----------------------------------------------------------
