@@ -44,6 +44,8 @@ from clients.contracts import (
     BannersBatch,
     BatchGetRequest,
     BrandsBatch,
+    CandidatesBatchRequest,
+    CandidatesBatchResponse,
     CandidatesRequest,
     CandidatesResponse,
     CategoriesResponse,
@@ -185,6 +187,21 @@ def _candidates(request: Any, body: Any, problems: list[str]) -> None:
         problems.append(f"non-finite scores: {_short(bad)}")
 
 
+def _candidates_batch(request: Any, body: Any, problems: list[str]) -> None:
+    """One answer per request, each one an answer ``/v1/candidates`` could give."""
+    asked = CandidatesBatchRequest.model_validate(request)
+    resp: CandidatesBatchResponse | None = _validate(CandidatesBatchResponse, body, problems)
+    if resp is None:
+        return
+    if len(resp.responses) != len(asked.requests):
+        problems.append(f"{len(resp.responses)} responses to {len(asked.requests)} requests")
+        return
+    for n, (one, answer) in enumerate(zip(asked.requests, resp.responses, strict=True)):
+        found: list[str] = []
+        _candidates(one.model_dump(mode="json"), answer.model_dump(mode="json"), found)
+        problems.extend(f"requests[{n}]: {problem}" for problem in found)
+
+
 def _decide(request: Any, body: Any, problems: list[str]) -> None:
     asked = DecideRequest.model_validate(request)
     if isinstance(body, dict):  # report bad propensities readably before the model does
@@ -278,6 +295,8 @@ def check_semantics(interaction: Interaction, status: int, body: Any) -> list[st
         _rank(request, body, problems)
     elif path == "/v1/candidates":
         _candidates(request, body, problems)
+    elif path == "/v1/candidates:batch":
+        _candidates_batch(request, body, problems)
     elif path == "/v1/decide":
         _decide(request, body, problems)
     elif path == "/v1/popular":

@@ -3,7 +3,7 @@ and a fallback chain per section.
 
 The timeline of a page, all of it bounded by the request's deadline:
 
-    t0 ─┬─ retrieval (one call per section strategy) ──┬─ ranking (one call per kind) ──┐
+    t0 ─┬─ retrieval (one batch for all strategies) ───┬─ ranking (one call per kind) ──┐
         │                                              └─ catalog (candidates) ─────────┤
         ├─ bandit (section order, banners) ─────────────────────────────────────────────┤
         ├─ catalog (popular fallback ids, prefetched) ──────────────────────────────────┤
@@ -197,13 +197,26 @@ async def observed(
     """Await a client call, recording its timing; a backend failure becomes a value."""
     started = time.perf_counter()
     try:
-        result = await call
+        result: Fetched[T] | BackendError = await call
     except BackendError as exc:
-        request.trace.record(backend, endpoint, started, CacheResult.BYPASS, type(exc).__name__)
-        request.trace.failures.append(f"{backend}:{endpoint}:{type(exc).__name__}")
-        return exc
-    request.trace.record(backend, endpoint, started, result.cache, "ok")
+        result = exc
+    _record(request, backend, endpoint, started, result)
     return result
+
+
+def _record(
+    request: PageRequest,
+    backend: str,
+    endpoint: str,
+    started: float,
+    result: Fetched[Any] | BackendError,
+) -> None:
+    """A call's timing, and its failure, in the page trace."""
+    if isinstance(result, BackendError):
+        request.trace.record(backend, endpoint, started, CacheResult.BYPASS, type(result).__name__)
+        request.trace.failures.append(f"{backend}:{endpoint}:{type(result).__name__}")
+    else:
+        request.trace.record(backend, endpoint, started, result.cache, "ok")
 
 
 class PageBuild:
@@ -234,10 +247,10 @@ class PageBuild:
 
     # -- t0: everything that needs nothing but the request --------------------------------
 
-    async def _retrieve(self, section: SectionPlan) -> Fetched[CandidatesResponse] | BackendError:
+    def _candidates_request(self, section: SectionPlan) -> CandidatesRequest:
         strategy = section.content.strategy
         assert strategy is not None
-        request = CandidatesRequest(
+        return CandidatesRequest(
             surface=SURFACE_CONTRACT[self._inputs.surface],
             strategy=strategy,
             user_id=self._request.user_id,
@@ -248,14 +261,21 @@ class PageBuild:
             cart_item_ids=list(self._inputs.cart_item_ids),
             limit=min(section.limit * OVERFETCH, MAX_CANDIDATES),
         )
-        return await observed(
-            self._request,
-            "retrieval",
-            f"candidates:{strategy.value}",
-            self._backends.retrieval.candidates(
-                request, self._request.deadline, reserve_s=self._request.reserve_s
-            ),
+
+    async def _retrieve(
+        self, sections: Sequence[SectionPlan]
+    ) -> dict[str, Fetched[CandidatesResponse] | BackendError]:
+        """Every section's candidates: cached ones from the cache, the rest in one call."""
+        if not sections:
+            return {}
+        requests = [self._candidates_request(s) for s in sections]
+        started = time.perf_counter()
+        results = await self._backends.retrieval.candidates_many(
+            requests, self._request.deadline, reserve_s=self._request.reserve_s
         )
+        for req, result in zip(requests, results, strict=True):
+            _record(self._request, "retrieval", f"candidates:{req.strategy.value}", started, result)
+        return {s.id: r for s, r in zip(sections, results, strict=True)}
 
     async def _decide(
         self, decision_point: str, arms: list[str]
@@ -329,9 +349,9 @@ class PageBuild:
 
     async def run(self) -> BuiltPage:
         loop = asyncio.get_running_loop()
-        retrievals = {
-            s.id: loop.create_task(self._retrieve(s)) for s in self.sections if s.content.strategy
-        }
+        retrieval = loop.create_task(
+            self._retrieve([s for s in self.sections if s.content.strategy])
+        )
         decisions: dict[str, asyncio.Task[Fetched[DecideResponse] | BackendError]] = {
             s.id: loop.create_task(self._decide(s.content.decision_point, arms))
             for s in self.sections
@@ -354,10 +374,7 @@ class PageBuild:
                 # whatever the retrieval does. City lists are in memory, so this starts at t0.
                 task.add_done_callback(self._prefetch_popular(section))
 
-        candidates: dict[str, Fetched[CandidatesResponse] | BackendError] = {}
-        if retrievals:
-            done = await asyncio.gather(*retrievals.values())
-            candidates = dict(zip(retrievals, done, strict=True))
+        candidates = await retrieval
 
         rankings = self._rank_and_hydrate(candidates)
         popular = dict(

@@ -31,10 +31,20 @@ from clients.contracts import (
     RewardRequest,
     ScoredId,
 )
-from clients.retrieval import candidates_cache_parts
+from clients.contracts.retrieval import (
+    MAX_BATCH_REQUESTS,
+    CandidatesBatchRequest,
+    CandidatesBatchResponse,
+    CandidatesRequest,
+)
+from clients.errors import BackendMalformed
+from clients.results import Fetched
+from clients.retrieval import RetrievalClient, candidates_cache_parts
 from tests.clients.conftest import (
+    FakeClock,
     backend_config,
     candidates_request,
+    candidates_response,
     json_response,
     rank_request,
     transport,
@@ -251,3 +261,82 @@ class TestRetrievalCacheKey:
         one = candidates_request(cart_item_ids=["i1", "i2"])
         other = candidates_request(cart_item_ids=["i2", "i1"])
         assert candidates_cache_parts(one) == candidates_cache_parts(other)
+
+
+def _batch_answer(request: httpx.Request) -> httpx.Response:
+    """A batch endpoint answering each strategy with one candidate named after it."""
+    body = CandidatesBatchRequest.model_validate_json(request.content)
+    responses = [candidates_response(f"v-{r.strategy.value}") for r in body.requests]
+    return json_response(CandidatesBatchResponse(responses=responses))
+
+
+class TestRetrievalBatch:
+    """``candidates_many``: one round trip for every strategy the cache does not hold."""
+
+    STRATEGIES = (RetrievalStrategy.FOR_YOU, RetrievalStrategy.NEW, RetrievalStrategy.NEARBY)
+
+    def _requests(self) -> list[CandidatesRequest]:
+        return [candidates_request(strategy=s) for s in self.STRATEGIES]
+
+    async def test_one_call_then_every_strategy_from_the_cache(
+        self, router: respx.MockRouter, cache: ResponseCache
+    ) -> None:
+        route = router.post("/v1/candidates:batch").mock(side_effect=_batch_answer)
+        config = backend_config(cache_ttl_s=60)
+        async with RetrievalClient("retrieval", config, cache, transport=transport(router)) as c:
+            first = await c.candidates_many(self._requests(), Deadline.after(1))
+            again = await c.candidates_many(self._requests(), Deadline.after(1))
+        assert route.call_count == 1
+        for results, expected in ((first, CacheResult.MISS), (again, CacheResult.HIT)):
+            assert [r.cache for r in results if isinstance(r, Fetched)] == [expected] * 3
+        ids = [r.value.candidates[0].id for r in again if isinstance(r, Fetched)]
+        assert ids == [f"v-{s.value}" for s in self.STRATEGIES]  # in request order
+
+    async def test_only_the_strategies_not_cached_are_asked_for(
+        self, router: respx.MockRouter, cache: ResponseCache
+    ) -> None:
+        route = router.post("/v1/candidates:batch").mock(side_effect=_batch_answer)
+        config = backend_config(cache_ttl_s=60)
+        async with RetrievalClient("retrieval", config, cache, transport=transport(router)) as c:
+            await c.candidates_many(self._requests()[:1], Deadline.after(1))
+            await c.candidates_many(self._requests(), Deadline.after(1))
+        asked = CandidatesBatchRequest.model_validate_json(route.calls.last.request.content)
+        assert [r.strategy for r in asked.requests] == list(self.STRATEGIES[1:])
+
+    async def test_a_failure_is_stale_where_an_entry_is_kept_and_an_error_elsewhere(
+        self, router: respx.MockRouter, cache: ResponseCache, epoch: FakeClock
+    ) -> None:
+        route = router.post("/v1/candidates:batch").mock(side_effect=_batch_answer)
+        config = backend_config(cache_ttl_s=60)
+        async with RetrievalClient("retrieval", config, cache, transport=transport(router)) as c:
+            await c.candidates_many(self._requests()[:1], Deadline.after(1))
+            epoch.advance(120)  # past the TTL, within the stale window
+            route.mock(return_value=httpx.Response(500))
+            results = await c.candidates_many(self._requests(), Deadline.after(1))
+        assert isinstance(results[0], Fetched)
+        assert results[0].cache is CacheResult.STALE
+        assert all(isinstance(r, BackendUnavailable) for r in results[1:])
+
+    async def test_a_wrong_number_of_answers_is_malformed(
+        self, router: respx.MockRouter, cache: ResponseCache
+    ) -> None:
+        one = CandidatesBatchResponse(responses=[candidates_response("v1")])
+        router.post("/v1/candidates:batch").mock(return_value=json_response(one))
+        async with RetrievalClient(
+            "retrieval", backend_config(), cache, transport=transport(router)
+        ) as c:
+            results = await c.candidates_many(self._requests(), Deadline.after(1))
+        assert all(isinstance(r, BackendMalformed) for r in results)
+
+    async def test_more_strategies_than_a_batch_takes_go_in_several(
+        self, router: respx.MockRouter, cache: ResponseCache
+    ) -> None:
+        route = router.post("/v1/candidates:batch").mock(side_effect=_batch_answer)
+        many = [candidates_request(limit=n) for n in range(1, MAX_BATCH_REQUESTS + 3)]
+        async with RetrievalClient(
+            "retrieval", backend_config(), cache, transport=transport(router)
+        ) as c:
+            results = await c.candidates_many(many, Deadline.after(1))
+        assert route.call_count == 2
+        assert len(results) == len(many)
+        assert all(isinstance(r, Fetched) for r in results)

@@ -304,3 +304,35 @@ def test_hand_written_stub_bodies_come_from_the_contract() -> None:
             continue
         unproven.append(f"{where} ({func}): {literal!r} matches no contract model")
     assert not unproven, "\n".join(unproven)
+
+
+def test_batch_semantics_catch_a_missing_or_bad_answer() -> None:
+    """One answer per request, each held to the single endpoint's rules."""
+    asked = {
+        "requests": [
+            {
+                "surface": "discovery",
+                "strategy": s,
+                "location": {"lat": 60.17, "lon": 24.94},
+                "limit": 2,
+            }
+            for s in ("for_you", "new")
+        ]
+    }
+    case = _interaction("retrieval", "POST", "/v1/candidates:batch", asked)
+
+    def answer(*ids: str) -> dict[str, Any]:
+        return {
+            "candidates": [{"id": i, "score": 1.0} for i in ids],
+            "source_version": "t",
+        }
+
+    assert check_semantics(case, 200, {"responses": [answer("v1"), answer("v2")]}) == []
+    assert check_semantics(case, 200, {"responses": [answer("v1")]}) == [
+        "1 responses to 2 requests"
+    ]
+    problems = check_semantics(case, 200, {"responses": [answer("v1"), answer("v2", "v2", "v3")]})
+    assert problems == [
+        "requests[1]: 3 candidates for limit 2",
+        "requests[1]: duplicate candidate ids: v2",
+    ]

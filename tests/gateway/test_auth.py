@@ -93,9 +93,9 @@ async def test_a_viewer_only_ever_gets_their_own_personalisation(gateway: Gatewa
     )
     theirs = response.json()["data"]["discovery"]
     assert order_again(theirs) is None
-    users = {r["body"].get("user_id") for r in gateway.fakes.requests["retrieval"]}
+    users = {r.get("user_id") for r in gateway.fakes.candidate_requests()}
     assert users == {"u0001", "u0002"}
-    last = gateway.fakes.requests["retrieval"][-1]["body"]
+    last = gateway.fakes.candidate_requests()[-1]
     assert last["user_id"] == "u0002"
 
 

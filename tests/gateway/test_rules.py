@@ -77,9 +77,9 @@ async def test_order_again_only_for_users_with_history(gateway: Gateway) -> None
     assert "order_again" not in _venue_sections(await _discovery(gateway, user="u4999"))
     assert "order_again" not in _venue_sections(await _discovery(gateway, user=None))
     # anonymous viewers are never asked about: no user id leaves the gateway for them
-    anonymous = [r for r in gateway.fakes.requests["retrieval"] if r["body"]["user_id"] is None]
+    anonymous = [r for r in gateway.fakes.candidate_requests() if r["user_id"] is None]
     assert anonymous
-    assert all(r["body"]["strategy"] != "order_again" for r in anonymous)
+    assert all(r["strategy"] != "order_again" for r in anonymous)
 
 
 async def test_cart_recommendations_never_repeat_the_cart_and_stay_in_its_venue(
