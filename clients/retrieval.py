@@ -135,6 +135,8 @@ class RetrievalClient(BackendClient):
         headers: Mapping[str, str] | None,
         reserve_s: float,
     ) -> None:
+        """One batch call; ``results[slot]`` gets each request's answer, its stale entry
+        when the call failed and one is kept, or the error."""
         started = time.perf_counter()
         cache = CacheResult.MISS if self.config.cache_ttl_s is not None else CacheResult.BYPASS
         try:
