@@ -794,6 +794,7 @@ class Bench:
         # wait for between steps)
         self.expect_undegraded = True
         self.offsets: dict[str, int] = {}
+        self.recovery_turn = 0  # which viewer the next recovery probe asks for
         self.pinned = pinned
         self.wrk_prefix = ["taskset", "-c", str(LOAD_CPU)] if self.pinned else []
 
@@ -881,25 +882,44 @@ class Bench:
         return time.monotonic() - began
 
     def recovered(self, entries: Sequence[tuple[str, bytes]], timeout_s: float = 12.0) -> bool:
-        """Wait (up to ``timeout_s``) for an undegraded page: an overloaded step opens the
-        gateway's circuit breakers (open 5 s), and pages from fallbacks are cheap, so the
-        next step would otherwise measure a degraded gateway."""
+        """Wait (up to ``timeout_s``) until the gateway's circuit breakers are closed and a
+        page comes back undegraded: an overloaded step opens breakers (open 5 s), and pages
+        from fallbacks are cheap, so the next step would otherwise measure a degraded
+        gateway. The probe pages go to viewers in turn, so a page or backend answer cached
+        earlier cannot stand in for a working backend, and a half-open breaker gets the
+        call it needs to close."""
         import httpx
 
         if not self.expect_undegraded:
             return True
-        token, body = entries[0]
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         deadline = time.monotonic() + timeout_s
+        turn = 0
         while time.monotonic() < deadline:
+            token, body = entries[(self.recovery_turn + turn) % len(entries)]
+            turn += 1
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 r = httpx.post(
                     f"{self.gateway_url}/graphql", content=body, headers=headers, timeout=5
                 )
-                if b'"degraded":true' not in r.content:
+                if b'"degraded":true' not in r.content and self.breakers_closed():
+                    self.recovery_turn += turn
                     return True
-            time.sleep(0.5)
+            time.sleep(0.2)
+        self.recovery_turn += turn
         return False
+
+    def breakers_closed(self) -> bool:
+        """Every ``pgw_circuit_state`` gauge of the measured gateway is 0 (closed)."""
+        import httpx
+
+        text = httpx.get(f"{self.gateway_url}/metrics", timeout=5).text
+        states = [
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("pgw_circuit_state{")
+        ]
+        return all(state == 0 for state in states)
 
     # -- set-up -----------------------------------------------------------------------------
 
