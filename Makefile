@@ -45,12 +45,12 @@ chaos: setup
 
 # Load benchmark (bench/load.py, method in bench/README.md): the four shipped operations,
 # Strawberry baseline vs default vs APQ, backends at 0 and 20±5 ms, gateway on CPU 0, wrk on 1;
-# writes bench/results/<ts>.{json,md,png}. ~10 min; the timeout stops everything if it hangs.
+# writes bench/results/<ts>.{json,md,png}. ~12 min; the timeout stops everything if it hangs.
 bench: setup
 	@command -v wrk >/dev/null || { \
 	  echo "installing Debian wrk for the benchmark"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-	timeout --kill-after=30 840 $(PY) -m bench.load --profile $(BENCH_ARGS)
+	timeout --kill-after=30 1200 $(PY) -m bench.load --profile $(BENCH_ARGS)
 
 # 5 minutes of Discovery at half of saturation, RSS sampled every 10 s; fails when RSS grows
 # more than 10 % after the first minute. Writes bench/results/soak-<ts>.{json,png}.
