@@ -1101,37 +1101,17 @@ def extra_gateway(
 ) -> Iterator[tuple[str, int]]:
     """Another gateway against the same backends: the Strawberry baseline, or a debug-on
     twin for the overhead pass. Pinned to the gateway CPU; idle while others are measured."""
-    from tests.live import SECRET, _spawn, free_port, wait_healthy
-
-    port = free_port()
     env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "PGW_ENVIRONMENT": "test",
         "PGW_DEBUG": "true" if debug else "false",
         "PGW_INTROSPECTION": "false",
         "PGW_RATE_LIMIT_ENABLED": "false",
-        "PGW_JWT_SECRET": SECRET,
-        **{f"PGW_{n.upper()}__BASE_URL": u for n, u in stack.backend_urls.items()},
+        **page_cache_env(),
         **(env_extra or {}),
     }
-    proc = _spawn(
-        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
-        env,
-        log_dir / f"gateway-{name}.log",
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(f"{url}/readyz", 60, proc)
+    with stack.another_gateway(log_dir / f"gateway-{name}.log", env) as (url, proc):
         if pinned:
             pin(proc.pid, GATEWAY_CPU)
         yield url, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def machine_notes() -> str:

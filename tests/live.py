@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,10 +86,46 @@ class LiveStack:
         for url in self.backend_urls.values():
             httpx.delete(f"{url}/_faults", timeout=5).raise_for_status()
 
+    @contextlib.contextmanager
+    def another_gateway(
+        self, log: Path, env: Mapping[str, str] | None = None
+    ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+        """One more gateway process on these backends (a baseline, a twin with other
+        settings): its URL and process, stopped on exit. ``env`` adds ``PGW_*`` settings."""
+        port = free_port()
+        gateway_env = {
+            **self.backend_env,
+            "PGW_ENVIRONMENT": "test",
+            "PGW_JWT_SECRET": self.secret,
+            **{f"PGW_{name.upper()}__BASE_URL": url for name, url in self.backend_urls.items()},
+            **(env or {}),
+        }
+        proc = _spawn(
+            [sys.executable, "-m", "gateway", "serve", "--port", str(port)], gateway_env, log
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_healthy(f"{url}/readyz", 60, proc)
+            yield url, proc
+        finally:
+            _stop([proc])
+
 
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     handle = log.open("wb")
     return subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM (a graceful shutdown) for all, then SIGKILL for any still up after 10 s."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @contextlib.contextmanager
@@ -143,11 +179,4 @@ def live_stack(log_dir: Path, extra_env: dict[str, str] | None = None) -> Iterat
         wait_healthy(f"{gateway_url}/readyz", 60, gateway)
         yield LiveStack(gateway_url=gateway_url, backend_urls=urls, procs=procs, backend_env=env)
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop(procs)

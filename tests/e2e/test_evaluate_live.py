@@ -12,16 +12,12 @@ the order's would measure the clock, not the model.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from gateway.evaluate import evaluate
-from tests.live import ROOT, LiveStack, free_port, wait_healthy
+from tests.live import ROOT, LiveStack
 
 pytestmark = pytest.mark.e2e
 
@@ -36,34 +32,9 @@ def undeduped_gateway(live: LiveStack, tmp_path_factory: pytest.TempPathFactory)
     assert "dedupe_venues: true" in plans_text
     plans = work / "plans.yaml"
     plans.write_text(plans_text.replace("dedupe_venues: true", "dedupe_venues: false"))
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "PGW_ENVIRONMENT": "test",
-        "PGW_DEBUG": "true",
-        "PGW_JWT_SECRET": live.secret,
-        "PGW_PLANS_PATH": str(plans),
-        **{f"PGW_{name.upper()}__BASE_URL": url for name, url in live.backend_urls.items()},
-    }
-    with Path(work / "gateway.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(f"{url}/readyz", 60, proc)
+    env = {"PGW_DEBUG": "true", "PGW_PLANS_PATH": str(plans)}
+    with live.another_gateway(work / "gateway.log", env) as (url, _):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.mark.timeout(60)
