@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from clients.base import DEFAULT_RESERVE_S, BackendClient
-from clients.contracts.bandit import DecideRequest, DecideResponse, RewardRequest
+from clients.batching import BatchEndpoint, fetch_many
+from clients.contracts.bandit import (
+    MAX_BATCH_REQUESTS,
+    DecideBatchRequest,
+    DecideBatchResponse,
+    DecideRequest,
+    DecideResponse,
+    RewardRequest,
+)
 from clients.deadline import Deadline
+from clients.errors import BackendError
 from clients.results import Fetched
 
 __all__ = ["BanditClient", "decide_cache_parts"]
@@ -30,6 +39,20 @@ def decide_cache_parts(req: DecideRequest) -> list[object]:
         else (round(req.context.location.lat, 2), round(req.context.location.lon, 2)),
         req.context.local_time[:13],
     ]
+
+
+DECIDE_BATCH: BatchEndpoint[DecideRequest, DecideResponse, DecideBatchResponse] = BatchEndpoint(
+    endpoint="decide",
+    path="/v1/decide:batch",
+    response=DecideResponse,
+    batch_response=DecideBatchResponse,
+    wrap=lambda reqs: DecideBatchRequest(requests=reqs),
+    unwrap=lambda batch: batch.responses,
+    cache_parts=decide_cache_parts,
+    max_requests=MAX_BATCH_REQUESTS,
+    idempotent=False,  # every batch is new decisions: never retried, never shared
+)
+"""``POST /v1/decide:batch``, each decision cached as :meth:`BanditClient.decide` caches it."""
 
 
 class BanditClient(BackendClient):
@@ -64,6 +87,27 @@ class BanditClient(BackendClient):
             reserve_s=reserve_s,
             idempotent=False,
             cache_key=self.cache_key("decide", *decide_cache_parts(req)),
+        )
+
+    async def decide_many(
+        self,
+        reqs: Sequence[DecideRequest],
+        deadline: Deadline,
+        *,
+        headers: Mapping[str, str] | None = None,
+        reserve_s: float = DEFAULT_RESERVE_S,
+    ) -> list[Fetched[DecideResponse] | BackendError]:
+        """Several decisions (e.g. a page's section order and banners): cached ones from the
+        cache, the rest in one ``POST /v1/decide:batch`` (per 16), each cached under the key
+        :meth:`decide` uses, so single and batched decisions share entries.
+
+        One result per request, in order; a failure is returned, not raised, and a request
+        with a stale entry gets that entry instead (as :meth:`decide` would). Each answer is
+        a decision of its own (``decision_id``, propensities), logged by the backend as if
+        asked alone. Not retried. See :func:`clients.batching.fetch_many`.
+        """
+        return await fetch_many(
+            self, DECIDE_BATCH, reqs, deadline, headers=headers, reserve_s=reserve_s
         )
 
     async def reward(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 
-from clients.base import DEFAULT_RESERVE_S, BackendClient, _revalidate
+from clients.base import DEFAULT_RESERVE_S, BackendClient
+from clients.batching import BatchEndpoint, fetch_many
 from clients.contracts.retrieval import (
     MAX_BATCH_REQUESTS,
     CandidatesBatchRequest,
@@ -14,8 +14,8 @@ from clients.contracts.retrieval import (
     CandidatesResponse,
 )
 from clients.deadline import Deadline
-from clients.errors import BackendError, BackendMalformed, BackendRejected
-from clients.results import CacheResult, Fetched
+from clients.errors import BackendError
+from clients.results import Fetched
 
 __all__ = ["CANDIDATES_TIME_BUCKET_MIN", "RetrievalClient", "candidates_cache_parts"]
 
@@ -57,6 +57,21 @@ def candidates_cache_parts(req: CandidatesRequest) -> list[object]:
     ]
 
 
+CANDIDATES_BATCH: BatchEndpoint[CandidatesRequest, CandidatesResponse, CandidatesBatchResponse] = (
+    BatchEndpoint(
+        endpoint="candidates",
+        path="/v1/candidates:batch",
+        response=CandidatesResponse,
+        batch_response=CandidatesBatchResponse,
+        wrap=lambda reqs: CandidatesBatchRequest(requests=reqs),
+        unwrap=lambda batch: batch.responses,
+        cache_parts=candidates_cache_parts,
+        max_requests=MAX_BATCH_REQUESTS,
+    )
+)
+"""``POST /v1/candidates:batch``, each request cached as :meth:`RetrievalClient.candidates`."""
+
+
 class RetrievalClient(BackendClient):
     """Typed client of the retrieval backend (cached, see :func:`candidates_cache_parts`).
 
@@ -96,89 +111,9 @@ class RetrievalClient(BackendClient):
         ``POST /v1/candidates:batch`` (per 16), each cached under its own key.
 
         One result per request, in order; a failure is returned, not raised, and a request
-        with a stale entry gets that entry instead (as :meth:`candidates` would).
+        with a stale entry gets that entry instead (as :meth:`candidates` would). See
+        :func:`clients.batching.fetch_many`.
         """
-        self._ensure_open()
-        started = time.perf_counter()
-        ttl = self.config.cache_ttl_s
-        keys = [self.cache_key("candidates", *candidates_cache_parts(r)) for r in reqs]
-        results: list[Fetched[CandidatesResponse] | BackendError | None] = [None] * len(reqs)
-        stale: dict[int, CandidatesResponse] = {}
-        if ttl is not None:
-            found = await self.cache.get_many(keys, ttl)
-            for n, key in enumerate(keys):
-                entry = found.get(key)
-                value = _revalidate(CandidatesResponse, entry[0]) if entry else None
-                if value is None or entry is None:
-                    continue
-                if entry[1]:
-                    results[n] = self._done("candidates", started, "ok", CacheResult.HIT, 0, value)
-                else:
-                    stale[n] = value
-        missing = [n for n, result in enumerate(results) if result is None]
-        for chunk in (
-            missing[i : i + MAX_BATCH_REQUESTS] for i in range(0, len(missing), MAX_BATCH_REQUESTS)
-        ):
-            await self._fetch_batch(
-                [reqs[n] for n in chunk], chunk, keys, stale, results, deadline, headers, reserve_s
-            )
-        return [r for r in results if r is not None]
-
-    async def _fetch_batch(
-        self,
-        batch: list[CandidatesRequest],
-        slots: list[int],
-        keys: list[str],
-        stale: Mapping[int, CandidatesResponse],
-        results: list[Fetched[CandidatesResponse] | BackendError | None],
-        deadline: Deadline,
-        headers: Mapping[str, str] | None,
-        reserve_s: float,
-    ) -> None:
-        """One batch call; ``results[slot]`` gets each request's answer, its stale entry
-        when the call failed and one is kept, or the error."""
-        started = time.perf_counter()
-        cache = CacheResult.MISS if self.config.cache_ttl_s is not None else CacheResult.BYPASS
-        try:
-            fetched = await self.call(
-                "candidates:batch",
-                "POST",
-                "/v1/candidates:batch",
-                CandidatesBatchResponse,
-                deadline,
-                json=CandidatesBatchRequest(requests=batch),
-                headers=headers,
-                reserve_s=reserve_s,
-            )
-            responses = fetched.value.responses
-            if len(responses) != len(batch):
-                raise BackendMalformed(
-                    self.name, "candidates:batch", f"{len(responses)} answers to {len(batch)}"
-                )
-        except BackendError as exc:
-            for n in slots:
-                if n in stale and not isinstance(exc, BackendRejected):
-                    results[n] = self._done(
-                        "candidates",
-                        started,
-                        exc.outcome,
-                        CacheResult.STALE,
-                        exc.attempts,
-                        stale[n],
-                    )
-                else:
-                    self._observe("candidates", started, exc.outcome, cache, exc.attempts)
-                    results[n] = exc
-            return
-        ttl = self.config.cache_ttl_s
-        if ttl is not None:
-            await self.cache.set_many(
-                {
-                    keys[n]: r if self.cache.stores_objects else r.model_dump(mode="json")
-                    for n, r in zip(slots, responses, strict=True)
-                },
-                ttl,
-                stale_ttl_s=self.config.stale_ttl_s,
-            )
-        for n, response in zip(slots, responses, strict=True):
-            results[n] = self._done("candidates", started, "ok", cache, fetched.attempts, response)
+        return await fetch_many(
+            self, CANDIDATES_BATCH, reqs, deadline, headers=headers, reserve_s=reserve_s
+        )

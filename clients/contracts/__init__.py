@@ -6,7 +6,14 @@ bodies, so the two sides cannot drift apart silently. ``docs/contracts.md`` desc
 for humans.
 """
 
-from clients.contracts.bandit import Arm, DecideRequest, DecideResponse, RewardRequest
+from clients.contracts.bandit import (
+    Arm,
+    DecideBatchRequest,
+    DecideBatchResponse,
+    DecideRequest,
+    DecideResponse,
+    RewardRequest,
+)
 from clients.contracts.catalog import (
     BannerEntity,
     BannersBatch,
@@ -24,7 +31,13 @@ from clients.contracts.catalog import (
 from clients.contracts.common import EntityKind, Location, Money, RequestContext, Surface
 from clients.contracts.faults import FaultConfig
 from clients.contracts.popularity import PopularityScope, PopularResponse
-from clients.contracts.ranking import RankRequest, RankResponse, ScoredId
+from clients.contracts.ranking import (
+    RankBatchRequest,
+    RankBatchResponse,
+    RankRequest,
+    RankResponse,
+    ScoredId,
+)
 from clients.contracts.retrieval import (
     Candidate,
     CandidatesBatchRequest,
@@ -48,6 +61,8 @@ __all__ = [
     "CandidatesResponse",
     "CategoriesResponse",
     "CategoryEntity",
+    "DecideBatchRequest",
+    "DecideBatchResponse",
     "DecideRequest",
     "DecideResponse",
     "EntityKind",
@@ -59,6 +74,8 @@ __all__ = [
     "OpeningInterval",
     "PopularResponse",
     "PopularityScope",
+    "RankBatchRequest",
+    "RankBatchResponse",
     "RankRequest",
     "RankResponse",
     "RequestContext",

@@ -1,4 +1,4 @@
-"""Bandit contract: ``POST /v1/decide`` and ``POST /v1/rewards``."""
+"""Bandit contract: ``POST /v1/decide``, ``POST /v1/decide:batch`` and ``POST /v1/rewards``."""
 
 from __future__ import annotations
 
@@ -32,6 +32,29 @@ class DecideResponse(Contract):
     decision_id: str
     ranking: list[Arm]
     policy_version: str
+
+
+MAX_BATCH_REQUESTS = 16
+"""At most this many decide requests in one ``POST /v1/decide:batch``."""
+
+
+class DecideBatchRequest(Contract):
+    """Several decisions in one round trip (``POST /v1/decide:batch``).
+
+    A page asks for each of its decision points (section order, banners…) at once. Each
+    request is decided exactly as ``POST /v1/decide`` would decide it: its own
+    ``decision_id``, its own propensities, logged (and journalled) as its own decision, so
+    rewards and off-policy evaluation treat it like any other. Not idempotent: a repeated
+    batch is a new set of decisions.
+    """
+
+    requests: list[DecideRequest] = Field(min_length=1, max_length=MAX_BATCH_REQUESTS)
+
+
+class DecideBatchResponse(Contract):
+    """One decision per request, in request order."""
+
+    responses: list[DecideResponse]
 
 
 class RewardRequest(Contract):

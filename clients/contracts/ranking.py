@@ -1,4 +1,4 @@
-"""Ranking contract: ``POST /v1/rank``."""
+"""Ranking contract: ``POST /v1/rank`` and ``POST /v1/rank:batch``."""
 
 from __future__ import annotations
 
@@ -34,3 +34,25 @@ class RankResponse(Contract):
 
     scores: list[ScoredId]
     model_version: str
+
+
+MAX_BATCH_REQUESTS = 16
+"""At most this many rank requests in one ``POST /v1/rank:batch``."""
+
+
+class RankBatchRequest(Contract):
+    """Several rank requests in one round trip (``POST /v1/rank:batch``).
+
+    A page ranks each entity kind it shows (venues, brands, categories…): one HTTP exchange
+    instead of one per kind. Each request is answered exactly as ``POST /v1/rank`` would; one
+    request the single endpoint would refuse (an unknown ``variant`` is a 400, a bad
+    ``local_time`` a 422) fails the whole batch with that status.
+    """
+
+    requests: list[RankRequest] = Field(min_length=1, max_length=MAX_BATCH_REQUESTS)
+
+
+class RankBatchResponse(Contract):
+    """One response per request, in request order."""
+
+    responses: list[RankResponse]
