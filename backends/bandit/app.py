@@ -1,4 +1,5 @@
-"""Bandit HTTP app: ``POST /v1/decide``, ``POST /v1/rewards`` and ``GET /v1/stats``."""
+"""Bandit HTTP app: ``POST /v1/decide``, ``POST /v1/decide:batch``, ``POST /v1/rewards`` and
+``GET /v1/stats``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from fastapi import FastAPI, HTTPException, Query, Response
 
 from backends.bandit.logic import Bandit, UnknownArmError, UnknownDecisionError
 from backends.faults import install_faults
-from clients.contracts import DecideRequest, DecideResponse, RewardRequest
+from clients.contracts import (
+    DecideBatchRequest,
+    DecideBatchResponse,
+    DecideRequest,
+    DecideResponse,
+    RewardRequest,
+)
 
 
 def create_app(bandit: Bandit | None = None) -> FastAPI:
@@ -27,6 +34,12 @@ def create_app(bandit: Bandit | None = None) -> FastAPI:
     @app.post("/v1/decide", response_model=DecideResponse)
     async def decide(req: DecideRequest) -> DecideResponse:
         return state.decide(req)
+
+    @app.post("/v1/decide:batch", response_model=DecideBatchResponse)
+    async def decide_batch(batch: DecideBatchRequest) -> DecideBatchResponse:
+        """Each request decided as ``POST /v1/decide`` would, in request order: its own
+        decision id and propensities, remembered and journalled like a single decision."""
+        return DecideBatchResponse(responses=[state.decide(req) for req in batch.requests])
 
     @app.post("/v1/rewards", status_code=202)
     async def rewards(req: RewardRequest) -> Response:

@@ -1,4 +1,4 @@
-"""Ranking HTTP app: ``POST /v1/rank`` (DESIGN §5)."""
+"""Ranking HTTP app: ``POST /v1/rank`` and ``POST /v1/rank:batch`` (DESIGN §5)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import FastAPI, HTTPException
 from backends.faults import install_faults
 from backends.ranking.logic import Ranker, UnknownVariantError, get_ranker
 from backends.world import BadLocalTimeError
-from clients.contracts import RankRequest, RankResponse
+from clients.contracts import RankBatchRequest, RankBatchResponse, RankRequest, RankResponse
 
 
 def create_app(ranker: Ranker | None = None) -> FastAPI:
@@ -35,6 +35,24 @@ def create_app(ranker: Ranker | None = None) -> FastAPI:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
         except BadLocalTimeError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc
+
+    @app.post("/v1/rank:batch", response_model=RankBatchResponse)
+    async def rank_batch(batch: RankBatchRequest) -> RankBatchResponse:
+        """Each request answered as ``POST /v1/rank`` would, in request order.
+
+        One request the single endpoint refuses fails the whole batch with its status (400
+        for an unknown variant, 422 for a bad local time), the detail naming ``requests[i]``.
+        """
+        ranker_ = rk()
+        responses: list[RankResponse] = []
+        for n, req in enumerate(batch.requests):
+            try:
+                responses.append(ranker_.rank(req))
+            except UnknownVariantError as exc:
+                raise HTTPException(status_code=400, detail=f"requests[{n}]: {exc}") from exc
+            except BadLocalTimeError as exc:
+                raise HTTPException(status_code=422, detail=f"requests[{n}]: {exc}") from exc
+        return RankBatchResponse(responses=responses)
 
     @app.get("/v1/models")
     async def models() -> dict[str, object]:
