@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from math import asin, cos, radians, sin, sqrt
 from zoneinfo import ZoneInfo
 
 from clients.contracts import (
@@ -22,20 +23,54 @@ from clients.contracts import (
     Location,
     VenueEntity,
 )
-from resolvers.geo import distance_m
-from resolvers.hours import hours_key, is_open_key, minute_of_week
+from resolvers.geo import EARTH_RADIUS_M
+from resolvers.hours import hours_key, is_open_key, minute_of_week, open_at, weekly_schedule
 from resolvers.page import Banner, Brand, Category, Entity, Item, Money, Venue
 
 CatalogEntity = VenueEntity | ItemEntity | BrandEntity | CategoryEntity | BannerEntity
 
 
+class _PreparedVenue:
+    """What a venue's page object needs that does not depend on the viewer: its position in
+    radians, its weekly schedule and its brand object, computed once per catalog entity.
+
+    The catalog's memory cache hands out the same entity object until it is fetched again,
+    so a venue shown to thousands of viewers is prepared once, not once per page.
+    """
+
+    __slots__ = ("brand", "cos_lat", "entity", "lat", "schedule", "tags")
+
+    def __init__(self, entity: VenueEntity) -> None:
+        self.entity = entity
+        self.lat = radians(entity.lat)
+        self.cos_lat = cos(self.lat)
+        self.schedule = weekly_schedule(hours_key(entity.opening_hours))
+        self.brand = brand(entity.brand) if entity.brand else None
+        # shared by every page showing the venue: page objects are never mutated
+        self.tags = list(entity.tags)
+
+
+_PREPARED_MAX = 50_000
+_prepared: dict[str, _PreparedVenue] = {}
+
+
+def _prepare(entity: VenueEntity) -> _PreparedVenue:
+    """The venue's viewer-independent facts, memoised per entity object (bounded)."""
+    prepared = _prepared.get(entity.id)
+    if prepared is None or prepared.entity is not entity:
+        if len(_prepared) >= _PREPARED_MAX:
+            _prepared.clear()  # a refetched catalog: start again rather than track ages
+        prepared = _prepared[entity.id] = _PreparedVenue(entity)
+    return prepared
+
+
 class _VenueFacts:
     """What a venue's page object depends on besides the venue: computed once per request."""
 
-    __slots__ = ("distance", "entity", "open_now")
+    __slots__ = ("distance", "open_now", "prepared")
 
-    def __init__(self, entity: VenueEntity, distance: float) -> None:
-        self.entity = entity
+    def __init__(self, prepared: _PreparedVenue, distance: float) -> None:
+        self.prepared = prepared
         self.distance = distance
         self.open_now: bool | None = None  # computed only for venues that are shown
 
@@ -57,22 +92,40 @@ class Audience:
         default_factory=dict, init=False, repr=False, compare=False
     )
     _minutes: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _here: tuple[float, float] = field(default=(0.0, 0.0), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        lat = radians(self.location.lat)
+        object.__setattr__(self, "_here", (lat, cos(lat)))
 
     def _facts(self, entity: VenueEntity) -> _VenueFacts:
-        """The venue's distance from the viewer, memoised per entity object."""
+        """The venue's distance from the viewer, memoised per entity object.
+
+        The same haversine as :func:`resolvers.geo.distance_m`, operation for operation (so
+        the metres are the same to the last bit), with the viewer's and the venue's
+        trigonometry done once instead of per call.
+        """
         facts = self._venues.get(entity.id)
-        if facts is None or facts.entity is not entity:
-            here = self.location
-            facts = _VenueFacts(entity, distance_m(here.lat, here.lon, entity.lat, entity.lon))
-            self._venues[entity.id] = facts
+        if facts is None or facts.prepared.entity is not entity:
+            prepared = _prepare(entity)
+            p1, cos_p1 = self._here
+            a = (
+                sin((prepared.lat - p1) / 2) ** 2
+                + cos_p1 * prepared.cos_lat * sin(radians(entity.lon - self.location.lon) / 2) ** 2
+            )
+            distance = 2 * EARTH_RADIUS_M * asin(min(1.0, sqrt(a)))
+            facts = self._venues[entity.id] = _VenueFacts(prepared, distance)
         return facts
 
     def _open_now(self, facts: _VenueFacts) -> bool:
         """Whether the venue is open now in its own time zone, memoised with its facts."""
         if facts.open_now is None:
-            entity = facts.entity
-            minute = self._minute_of_week(entity.timezone)
-            facts.open_now = is_open_key(hours_key(entity.opening_hours), minute)
+            prepared = facts.prepared
+            minute = self._minute_of_week(prepared.entity.timezone)
+            if prepared.schedule is None:  # an interval that does not parse: the slow path
+                facts.open_now = is_open_key(hours_key(prepared.entity.opening_hours), minute)
+            else:
+                facts.open_now = open_at(prepared.schedule, minute)
         return facts.open_now
 
     def _minute_of_week(self, timezone: str) -> int:
@@ -100,19 +153,19 @@ def venue(
     distance = facts.distance
     if require_delivery and distance > entity.delivery_radius_m:
         return None
-    open_now = audience._open_now(facts)
+    prepared = facts.prepared
     return Venue(
         id=entity.id,
         name=entity.name,
         slug=entity.slug,
         price_level=entity.price_level,
-        tags=list(entity.tags),
-        is_open=open_now,
+        tags=prepared.tags,
+        is_open=audience._open_now(facts),
         rating=entity.rating,
         delivery_minutes=entity.delivery_minutes,
         image_url=entity.image_url,
         distance_meters=round(distance),
-        brand=brand(entity.brand) if entity.brand else None,
+        brand=prepared.brand,
         reason=reason,
     )
 
@@ -166,6 +219,8 @@ def materialise(
     Venues that are closed now keep their relative order but go after the open ones.
     """
     reasons = reasons or {}
+    if kind is EntityKind.VENUE:
+        return _venues(ids, entities, audience, reasons)
     out: list[Entity] = []
     seen: set[str] = set()
     for entity_id in ids:
@@ -178,9 +233,31 @@ def materialise(
         obj = _one(kind, entity, audience, reasons.get(entity_id))
         if obj is not None:
             out.append(obj)
-    if kind is EntityKind.VENUE:
-        out.sort(key=lambda v: not v.is_open if isinstance(v, Venue) else False)
     return out
+
+
+def _venues(
+    ids: Sequence[str],
+    entities: Mapping[str, CatalogEntity],
+    audience: Audience,
+    reasons: Mapping[str, str | None],
+) -> list[Entity]:
+    """:func:`materialise` for venues: open ones first, each group in the given order."""
+    open_now: list[Entity] = []
+    closed: list[Entity] = []
+    seen: set[str] = set()
+    for entity_id in ids:
+        if entity_id in seen:
+            continue
+        seen.add(entity_id)
+        entity = entities.get(entity_id)
+        if not isinstance(entity, VenueEntity):
+            continue
+        obj = venue(entity, audience, reasons.get(entity_id))
+        if obj is not None:
+            (open_now if obj.is_open else closed).append(obj)
+    open_now += closed
+    return open_now
 
 
 def entity_ids(objs: Iterable[Entity]) -> list[str]:

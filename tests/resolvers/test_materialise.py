@@ -232,3 +232,17 @@ def test_items_and_other_kinds_are_untouched() -> None:
     audience = Audience(location=HELSINKI, now=NOW)
     got: list[Entity] = materialise(EntityKind.BRAND, ["b1", "b1", "x"], entities, audience)
     assert got == [Brand(id="b1", name="Brand")]
+
+
+def test_a_refetched_venue_is_prepared_again_for_later_requests() -> None:
+    """The viewer-independent memo (schedule, brand, tags) follows the catalog's object: a
+    venue fetched again with new hours is not shown with the old ones to the next viewer."""
+    first = venue(_venue(), Audience(location=HELSINKI, now=NOW), None)
+    refetched = venue(
+        _venue(opening_hours=[], tags=["new"]), Audience(location=HELSINKI, now=NOW), None
+    )
+    assert first is not None
+    assert refetched is not None
+    assert first.is_open
+    assert not refetched.is_open
+    assert refetched.tags == ["new"]
