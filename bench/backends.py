@@ -1,0 +1,279 @@
+"""Server-side CPU per call of the reference backends' endpoints, in process.
+
+``python -m bench.backends [--users 200] [--rounds 3] [--only retrieval,bandit]``: builds each
+backend app exactly as ``python -m backends serve`` does (``backends.server.create_app``),
+runs its lifespan (models loaded, lists built), and calls it as a bare ASGI app — no socket,
+no HTTP client, no uvicorn — so what is timed (``time.process_time``) is the app's own work:
+routing, request validation, fault middleware, the model, response serialisation.
+
+The requests are the ones a gateway sends while it builds pages for *new viewers* (nothing
+cached): for each demo user of ``bench.load.demo_users`` at home, at an hour of the day
+varied per user, the Discovery page's retrieval batch (``categories``, ``for_you``,
+``order_again``, ``new``, ``brands``), its three rank calls (categories, venues, brands),
+its two bandit decisions (banners, section order) and its catalog batches; and for the other
+surfaces the category listing (``category``, limit 500), the venue page (``venue_items``,
+items ranked, ``/v1/popular``) and the cart (``co_purchase``). Shapes and sizes were taken
+from a gateway's real calls (limits 36/60, 16-21 categories, 30-45 venues, 7-11 brands).
+
+Each endpoint is called once per user as a warm-up, then ``--rounds`` times over all users;
+the table gives CPU ms per call (the best round, least disturbed by other processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI
+
+BACKENDS = ("retrieval", "ranking", "bandit", "catalog", "popularity")
+#: A fixed date: requests (and so answers) do not depend on the day the bench runs.
+DAY = datetime(2026, 11, 26)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request to one backend."""
+
+    backend: str
+    endpoint: str  # table label, e.g. "POST /v1/rank venue"
+    method: str
+    path: str
+    query: dict[str, Any] = field(default_factory=dict)
+    body: Any = None
+
+
+def _local_time(city_tz: str, minute: int) -> str:
+    t = (DAY + timedelta(minutes=minute)).replace(tzinfo=ZoneInfo(city_tz))
+    return t.isoformat(timespec="seconds")
+
+
+def workload(n_users: int = 200, seed: int = 5) -> list[Call]:
+    """Every call of the benchmark, user by user (deterministic for ``seed``)."""
+    from backends.dataset import (
+        CATEGORY_SLUGS,
+        CITIES,
+        ITEMS_PER_VENUE,
+        brand_id,
+        get_dataset,
+        item_id,
+        parse_id,
+        venue_id,
+    )
+    from bench.load import demo_users
+
+    ds = get_dataset()
+    rng = random.Random(seed)
+    city_venues: dict[int, list[int]] = {}
+    for v, c in enumerate(ds.v_city.tolist()):
+        city_venues.setdefault(int(c), []).append(v)
+    city_brands = {
+        c: sorted({int(ds.v_brand[v]) for v in vs if ds.v_brand[v] >= 0})
+        for c, vs in city_venues.items()
+    }
+    calls: list[Call] = []
+    for u in demo_users(n_users, seed):
+        row = parse_id(u.user, "u", ds.n_users)
+        assert row is not None
+        ci = int(ds.u_city[row])
+        city = CITIES[ci]
+        minute = rng.choice([8 * 60 + 2, 11 * 60 + 47, 12 * 60 + 30, 18 * 60 + 5, 23 * 60 + 40])
+        local_time = _local_time(city.timezone, minute)
+        loc = {"lat": u.lat, "lon": u.lon}
+        context = {"location": loc, "local_time": local_time, "city": city.id, "platform": None}
+        variant = rng.choice(["control", "treatment"])
+
+        def cand(strategy: str, limit: int, surface: str = "discovery", **extra: Any) -> Any:
+            return {
+                "surface": surface,
+                "strategy": strategy,
+                "user_id": u.user,  # noqa: B023 - used within this iteration
+                "location": loc,  # noqa: B023
+                "local_time": local_time,  # noqa: B023
+                "category": None,
+                "venue_id": None,
+                "cart_item_ids": [],
+                "limit": limit,
+                **extra,
+            }
+
+        def rank(kind: str, ids: list[str], surface: str = "discovery") -> Call:
+            return Call(
+                "ranking",
+                f"POST /v1/rank {kind}",
+                "POST",
+                "/v1/rank",
+                body={
+                    "surface": surface,
+                    "kind": kind,
+                    "user_id": u.user,  # noqa: B023
+                    "context": context,  # noqa: B023
+                    "candidate_ids": ids,
+                    "variant": variant,  # noqa: B023
+                },
+            )
+
+        def decide(point: str, arms: list[str]) -> Call:
+            body = {"decision_point": point, "arms": arms, "user_id": u.user, "context": context}  # noqa: B023
+            return Call("bandit", "POST /v1/decide", "POST", "/v1/decide", body=body)
+
+        venues = [venue_id(v) for v in rng.sample(city_venues[ci], rng.randint(30, 45))]
+        brands = [brand_id(b) for b in rng.sample(city_brands[ci], rng.randint(7, 11))]
+        cats = rng.sample(CATEGORY_SLUGS, rng.randint(16, 21))
+        discovery = [
+            cand("categories", 36),
+            cand("for_you", 60),
+            cand("order_again", 60),
+            cand("new", 60),
+            cand("brands", 36),
+        ]
+        v = parse_id(u.venue, "v", ds.n_venues)
+        assert v is not None
+        items = [item_id(v * ITEMS_PER_VENUE + k) for k in range(ITEMS_PER_VENUE)]
+        batch = "POST /v1/candidates:batch"
+        calls += [
+            Call("retrieval", f"{batch} discovery", "POST", "/v1/candidates:batch",
+                 body={"requests": discovery}),
+            decide("discovery.banners", [f"bn-{city.code}-{k}" for k in range(1, 6)]),
+            decide(
+                "discovery.section_order",
+                ["banners", "categories", "for_you", "order_again", "popular_near_you",
+                 "new_on_the_app", "brands"],
+            ),
+            rank("category", cats),
+            rank("venue", venues),
+            rank("brand", brands),
+            Call("catalog", "POST /v1/venues:batchGet", "POST", "/v1/venues:batchGet",
+                 body={"ids": venues}),
+            Call("catalog", "POST /v1/brands:batchGet", "POST", "/v1/brands:batchGet",
+                 body={"ids": brands}),
+            Call("retrieval", f"{batch} category", "POST", "/v1/candidates:batch",
+                 body={"requests": [cand("category", 500, "category", category=u.category)]}),
+            Call("retrieval", f"{batch} venue_page", "POST", "/v1/candidates:batch",
+                 body={"requests": [cand("venue_items", 36, "venue_page", venue_id=u.venue)]}),
+            rank("item", items, "venue_page"),
+            Call("catalog", "POST /v1/items:batchGet", "POST", "/v1/items:batchGet",
+                 body={"ids": items}),
+            Call("popularity", "GET /v1/popular", "GET", "/v1/popular",
+                 query={"scope": "venue", "key": u.venue, "kind": "item", "limit": 36}),
+            Call("retrieval", f"{batch} cart", "POST", "/v1/candidates:batch",
+                 body={"requests": [cand("co_purchase", 30, "cart", venue_id=u.venue,
+                                         cart_item_ids=list(u.items))]}),
+        ]  # fmt: skip
+    return calls
+
+
+async def asgi_call(app: FastAPI, call: Call) -> tuple[int, bytes]:
+    """Send ``call`` straight into the ASGI app; (status, body)."""
+    body = b"" if call.body is None else json.dumps(call.body).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": call.method,
+        "scheme": "http",
+        "path": call.path,
+        "raw_path": call.path.encode(),
+        "query_string": urlencode(call.query).encode(),
+        "root_path": "",
+        "headers": [
+            (b"host", b"backend"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)  # a client that never disconnects
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    status = 0
+    chunks: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, b"".join(chunks)
+
+
+async def run_calls(
+    app: FastAPI,
+    calls: list[Call],
+    check: Callable[[Call, int, bytes], None] | None = None,
+) -> float:
+    """CPU seconds to answer ``calls`` one after the other."""
+    started = time.process_time()
+    for call in calls:
+        status, body = await asgi_call(app, call)
+        if check is not None:
+            check(call, status, body)
+    return time.process_time() - started
+
+
+def _must_succeed(call: Call, status: int, body: bytes) -> None:
+    if status != 200:
+        raise RuntimeError(f"{call.endpoint}: HTTP {status}: {body[:300]!r}")
+
+
+async def measure(n_users: int, rounds: int, only: list[str]) -> dict[str, float]:
+    """CPU ms per call per endpoint (best of ``rounds``)."""
+    from backends.server import create_app
+
+    calls = workload(n_users)
+    results: dict[str, float] = {}
+    for backend in only:
+        app = create_app(backend)
+        async with app.router.lifespan_context(app):
+            mine = [c for c in calls if c.backend == backend]
+            by_endpoint: dict[str, list[Call]] = {}
+            for c in mine:
+                by_endpoint.setdefault(c.endpoint, []).append(c)
+            await run_calls(app, mine, _must_succeed)  # warm-up (and a correctness gate)
+            for endpoint, group in by_endpoint.items():
+                best = min([await run_calls(app, group) for _ in range(rounds)])
+                results[endpoint] = best / len(group) * 1000
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.backends", description=__doc__)
+    parser.add_argument("--users", type=int, default=200, help="demo users (calls per endpoint)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds; the best is shown")
+    parser.add_argument("--only", default=",".join(BACKENDS), help="comma-separated backends")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    only = [b for b in args.only.split(",") if b]
+    results = asyncio.run(measure(args.users, args.rounds, only))
+    if args.json:
+        print(json.dumps({k: round(v, 3) for k, v in results.items()}, indent=1))
+        return 0
+    width = max(len(k) for k in results)
+    print(f"{'endpoint':{width}s}  CPU ms/call")
+    for endpoint, ms in results.items():
+        print(f"{endpoint:{width}s}  {ms:8.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
