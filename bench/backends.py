@@ -1,6 +1,6 @@
 """Server-side CPU per call of the reference backends' endpoints, in process.
 
-``python -m bench.backends [--users 200] [--rounds 3] [--only retrieval,bandit]``: builds each
+``python -m bench.backends [--users 200] [--rounds 5] [--only retrieval,bandit]``: builds each
 backend app exactly as ``python -m backends serve`` does (``backends.server.create_app``),
 runs its lifespan (models loaded, lists built), and calls it as a bare ASGI app — no socket,
 no HTTP client, no uvicorn — so what is timed (``time.process_time``) is the app's own work:
@@ -15,8 +15,10 @@ surfaces the category listing (``category``, limit 500), the venue page (``venue
 items ranked, ``/v1/popular``) and the cart (``co_purchase``). Shapes and sizes were taken
 from a gateway's real calls (limits 36/60, 16-21 categories, 30-45 venues, 7-11 brands).
 
-Each endpoint is called once per user as a warm-up, then ``--rounds`` times over all users;
-the table gives CPU ms per call (the best round, least disturbed by other processes).
+Every endpoint is called once per user of a warm-up set of viewers, then ``--rounds`` times,
+each round over viewers never seen before (so a per-viewer memo cannot flatter a round);
+the table gives CPU ms per call of the best round (the least disturbed by other processes).
+The bandit journals its decisions to a temporary file, as it does in the live stack.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -57,8 +62,12 @@ def _local_time(city_tz: str, minute: int) -> str:
     return t.isoformat(timespec="seconds")
 
 
-def workload(n_users: int = 200, seed: int = 5) -> list[Call]:
-    """Every call of the benchmark, user by user (deterministic for ``seed``)."""
+def workload(n_users: int = 200, seed: int = 5, skip: int = 0) -> list[Call]:
+    """Every call for ``n_users`` demo users (after the first ``skip``), user by user.
+
+    Deterministic for ``(n_users, seed, skip)``; disjoint ``skip`` ranges give disjoint
+    viewers, so no round of the benchmark repeats a request another round made.
+    """
     from backends.dataset import (
         CATEGORY_SLUGS,
         CITIES,
@@ -72,7 +81,7 @@ def workload(n_users: int = 200, seed: int = 5) -> list[Call]:
     from bench.load import demo_users
 
     ds = get_dataset()
-    rng = random.Random(seed)
+    rng = random.Random(f"{seed}/{skip}")
     city_venues: dict[int, list[int]] = {}
     for v, c in enumerate(ds.v_city.tolist()):
         city_venues.setdefault(int(c), []).append(v)
@@ -81,7 +90,7 @@ def workload(n_users: int = 200, seed: int = 5) -> list[Call]:
         for c, vs in city_venues.items()
     }
     calls: list[Call] = []
-    for u in demo_users(n_users, seed):
+    for u in demo_users(skip + n_users, seed)[skip:]:
         row = parse_id(u.user, "u", ds.n_users)
         assert row is not None
         ci = int(ds.u_city[row])
@@ -236,30 +245,40 @@ def _must_succeed(call: Call, status: int, body: bytes) -> None:
         raise RuntimeError(f"{call.endpoint}: HTTP {status}: {body[:300]!r}")
 
 
+def _by_endpoint(calls: list[Call], backend: str) -> dict[str, list[Call]]:
+    out: dict[str, list[Call]] = {}
+    for c in calls:
+        if c.backend == backend:
+            out.setdefault(c.endpoint, []).append(c)
+    return out
+
+
 async def measure(n_users: int, rounds: int, only: list[str]) -> dict[str, float]:
-    """CPU ms per call per endpoint (best of ``rounds``)."""
+    """CPU ms per call per endpoint (best of ``rounds``, each over its own new viewers)."""
     from backends.server import create_app
 
-    calls = workload(n_users)
+    warmup = workload(n_users, skip=0)
+    timed = [workload(n_users, skip=n_users * (k + 1)) for k in range(rounds)]
     results: dict[str, float] = {}
-    for backend in only:
-        app = create_app(backend)
-        async with app.router.lifespan_context(app):
-            mine = [c for c in calls if c.backend == backend]
-            by_endpoint: dict[str, list[Call]] = {}
-            for c in mine:
-                by_endpoint.setdefault(c.endpoint, []).append(c)
-            await run_calls(app, mine, _must_succeed)  # warm-up (and a correctness gate)
-            for endpoint, group in by_endpoint.items():
-                best = min([await run_calls(app, group) for _ in range(rounds)])
-                results[endpoint] = best / len(group) * 1000
+    with tempfile.TemporaryDirectory(prefix="bench-backends-") as tmp:
+        # as in the live stack: the bandit journals every decision
+        os.environ["PGW_BANDIT_JOURNAL"] = str(Path(tmp) / "bandit-journal.jsonl")
+        for backend in only:
+            app = create_app(backend)
+            async with app.router.lifespan_context(app):
+                # warm-up (imports, caches of entities every viewer shares) and a check
+                await run_calls(app, [c for c in warmup if c.backend == backend], _must_succeed)
+                per_round = [_by_endpoint(calls, backend) for calls in timed]
+                for endpoint in per_round[0]:
+                    spent = [await run_calls(app, r[endpoint]) for r in per_round]
+                    results[endpoint] = min(spent) / len(per_round[0][endpoint]) * 1000
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.backends", description=__doc__)
     parser.add_argument("--users", type=int, default=200, help="demo users (calls per endpoint)")
-    parser.add_argument("--rounds", type=int, default=3, help="timed rounds; the best is shown")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds; the best is shown")
     parser.add_argument("--only", default=",".join(BACKENDS), help="comma-separated backends")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
