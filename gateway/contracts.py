@@ -9,7 +9,9 @@ running backend against those pacts, in two passes per interaction:
 2. **semantics** — the request is replayed once more and the answer checked for what the
    gateway depends on beyond shape (:func:`check_semantics`): a score for every candidate
    and no extra ids, no duplicate ids, propensities in (0, 1], ``missing`` plus found equals
-   asked, limits respected, every 4xx carrying a message.
+   asked, limits respected, every 4xx carrying a message; a batch endpoint
+   (``…/candidates:batch``, ``/v1/rank:batch``, ``/v1/decide:batch``) exactly one answer per
+   request, in order, each held to its single endpoint's checks.
 
 ``python -m gateway contracts verify --backend ranking=URL [--backend …]`` prints one row per
 interaction and exits 1 if any fails. Provider states (``given …`` in the pact) are set by
@@ -32,7 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import httpx
 import typer
@@ -49,10 +51,14 @@ from clients.contracts import (
     CandidatesRequest,
     CandidatesResponse,
     CategoriesResponse,
+    DecideBatchRequest,
+    DecideBatchResponse,
     DecideRequest,
     DecideResponse,
     ItemsBatch,
     PopularResponse,
+    RankBatchRequest,
+    RankBatchResponse,
     RankRequest,
     RankResponse,
     VenuesBatch,
@@ -187,21 +193,6 @@ def _candidates(request: Any, body: Any, problems: list[str]) -> None:
         problems.append(f"non-finite scores: {_short(bad)}")
 
 
-def _candidates_batch(request: Any, body: Any, problems: list[str]) -> None:
-    """One answer per request, each one an answer ``/v1/candidates`` could give."""
-    asked = CandidatesBatchRequest.model_validate(request)
-    resp: CandidatesBatchResponse | None = _validate(CandidatesBatchResponse, body, problems)
-    if resp is None:
-        return
-    if len(resp.responses) != len(asked.requests):
-        problems.append(f"{len(resp.responses)} responses to {len(asked.requests)} requests")
-        return
-    for n, (one, answer) in enumerate(zip(asked.requests, resp.responses, strict=True)):
-        found: list[str] = []
-        _candidates(one.model_dump(mode="json"), answer.model_dump(mode="json"), found)
-        problems.extend(f"requests[{n}]: {problem}" for problem in found)
-
-
 def _decide(request: Any, body: Any, problems: list[str]) -> None:
     asked = DecideRequest.model_validate(request)
     if isinstance(body, dict):  # report bad propensities readably before the model does
@@ -223,6 +214,67 @@ def _decide(request: Any, body: Any, problems: list[str]) -> None:
         problems.append(f"arms not offered: {_short(extra)}")
     if not resp.decision_id:
         problems.append("empty decision_id")
+
+
+class _BatchRequest(Protocol):
+    @property
+    def requests(self) -> Sequence[BaseModel]: ...
+
+
+def _batched(
+    request: Any,
+    body: Any,
+    problems: list[str],
+    batch_request: Callable[[Any], _BatchRequest],
+    batch_response: type[BaseModel],
+    single: Callable[[Any, Any, list[str]], None],
+) -> list[Any] | None:
+    """A batch answer: exactly one response per request, in order, each held to the single
+    endpoint's checks (problems prefixed ``requests[i]``). The responses, or None when the
+    answer is not a list of the right length."""
+    asked = batch_request(request).requests
+    answers = body.get("responses") if isinstance(body, dict) else None
+    if not isinstance(answers, list):
+        _validate(batch_response, body, problems)
+        return None
+    if len(answers) != len(asked):
+        problems.append(f"{len(answers)} responses to {len(asked)} requests")
+        return None
+    for n, (one, answer) in enumerate(zip(asked, answers, strict=True)):
+        found: list[str] = []
+        single(one.model_dump(mode="json"), answer, found)
+        problems.extend(f"requests[{n}]: {problem}" for problem in found)
+    return answers
+
+
+def _candidates_batch(request: Any, body: Any, problems: list[str]) -> None:
+    """One answer per request, each one an answer ``/v1/candidates`` could give."""
+    _batched(
+        request,
+        body,
+        problems,
+        CandidatesBatchRequest.model_validate,
+        CandidatesBatchResponse,
+        _candidates,
+    )
+
+
+def _rank_batch(request: Any, body: Any, problems: list[str]) -> None:
+    """One answer per request, each one an answer ``/v1/rank`` could give."""
+    _batched(request, body, problems, RankBatchRequest.model_validate, RankBatchResponse, _rank)
+
+
+def _decide_batch(request: Any, body: Any, problems: list[str]) -> None:
+    """One decision per request, each one ``/v1/decide`` could make, each its own decision:
+    rewards name a decision by id, so two requests must not share one."""
+    answers = _batched(
+        request, body, problems, DecideBatchRequest.model_validate, DecideBatchResponse, _decide
+    )
+    if answers is None:
+        return
+    ids = [a.get("decision_id") for a in answers if isinstance(a, dict)]
+    if dup := _duplicates(i for i in ids if isinstance(i, str) and i):
+        problems.append(f"one decision_id for several requests: {_short(dup)}")
 
 
 def _popular(query: Mapping[str, list[str]], body: Any, problems: list[str]) -> None:
@@ -299,6 +351,10 @@ def check_semantics(interaction: Interaction, status: int, body: Any) -> list[st
         _candidates_batch(request, body, problems)
     elif path == "/v1/decide":
         _decide(request, body, problems)
+    elif path == "/v1/rank:batch":
+        _rank_batch(request, body, problems)
+    elif path == "/v1/decide:batch":
+        _decide_batch(request, body, problems)
     elif path == "/v1/popular":
         _popular(interaction.query, body, problems)
     elif path in _BATCHES:

@@ -6,10 +6,13 @@ it answers is built from the contract models, so the fakes cannot drift from the
 Failures are switchable per backend: refused connections, hangs, 500s, malformed JSON and
 well-formed JSON of the wrong shape, plus a delay.
 
-Retrieval answers ``POST /v1/candidates`` and ``POST /v1/candidates:batch`` (each request of a
-batch answered as the single route would, in order); a batch is one call in ``calls`` and
-one entry in ``requests`` — :meth:`FakeBackends.candidate_requests` lists the candidate
-requests of both routes, one per strategy asked.
+Retrieval answers ``POST /v1/candidates`` and ``POST /v1/candidates:batch``, ranking
+``POST /v1/rank`` and ``POST /v1/rank:batch``, the bandit ``POST /v1/decide`` and
+``POST /v1/decide:batch``: each request of a batch answered as the single route would, in
+order (a batched decision gets its own ``decision_id``). A batch is one call in ``calls``
+and one entry in ``requests``; :meth:`FakeBackends.candidate_requests`,
+:meth:`FakeBackends.rank_requests` and :meth:`FakeBackends.decide_requests` list the
+requests of both routes, one per request asked.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from clients.contracts import (
     CandidatesResponse,
     CategoriesResponse,
     CategoryEntity,
+    DecideBatchRequest,
+    DecideBatchResponse,
     DecideRequest,
     DecideResponse,
     ItemEntity,
@@ -45,6 +50,8 @@ from clients.contracts import (
     Money,
     OpeningInterval,
     PopularResponse,
+    RankBatchRequest,
+    RankBatchResponse,
     RankRequest,
     RankResponse,
     ScoredId,
@@ -189,11 +196,23 @@ class FakeBackends:
     def candidate_requests(self) -> list[dict[str, Any]]:
         """The bodies of every candidate request retrieval received, single or batched, in
         the order sent (a batch contributes its requests in its own order)."""
+        return self._flattened("retrieval", "/v1/candidates")
+
+    def rank_requests(self) -> list[dict[str, Any]]:
+        """The bodies of every rank request ranking received, single or batched, in order."""
+        return self._flattened("ranking", "/v1/rank")
+
+    def decide_requests(self) -> list[dict[str, Any]]:
+        """The bodies of every decide request the bandit received, single or batched, in
+        order."""
+        return self._flattened("bandit", "/v1/decide")
+
+    def _flattened(self, backend: str, path: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        for seen in self.requests["retrieval"]:
-            if seen["path"] == "/v1/candidates:batch":
+        for seen in self.requests[backend]:
+            if seen["path"] == f"{path}:batch":
                 found.extend(seen["body"].get("requests", []))
-            elif seen["path"] == "/v1/candidates":
+            elif seen["path"] == path:
                 found.append(seen["body"])
         return found
 
@@ -328,8 +347,7 @@ class FakeBackends:
             try:
                 batch = CandidatesBatchRequest.model_validate(body)
             except ValidationError as exc:  # as the real backend: the whole batch fails
-                detail = [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]
-                return httpx.Response(422, json={"detail": detail})
+                return _unprocessable(exc)
             responses = [candidates(req) for req in batch.requests]
             return CandidatesBatchResponse(responses=responses).model_dump(mode="json")
 
@@ -337,29 +355,53 @@ class FakeBackends:
         router.post("/v1/candidates:batch").mock(side_effect=self._wrap(name, answer_batch))
 
     def _ranking_routes(self, router: respx.Router, name: str) -> None:
-        def answer(_r: httpx.Request, body: dict[str, Any]) -> dict[str, Any]:
-            req = RankRequest.model_validate(body)
+        def rank(req: RankRequest) -> RankResponse:
             # Reverse alphabetical: the opposite of retrieval's order, so a test can tell
             # a PERSONALISED section from a CANDIDATE_ORDER one.
             ordered = sorted(req.candidate_ids, reverse=True)
             scores = [ScoredId(id=i, score=float(len(ordered) - n)) for n, i in enumerate(ordered)]
-            return RankResponse(
-                scores=scores, model_version=f"fake-{req.variant or 'control'}"
-            ).model_dump(mode="json")
+            return RankResponse(scores=scores, model_version=f"fake-{req.variant or 'control'}")
+
+        def answer(_r: httpx.Request, body: dict[str, Any]) -> dict[str, Any]:
+            return rank(RankRequest.model_validate(body)).model_dump(mode="json")
+
+        def answer_batch(_r: httpx.Request, body: dict[str, Any]) -> Any:
+            try:
+                batch = RankBatchRequest.model_validate(body)
+            except ValidationError as exc:  # as the real backend: the whole batch fails
+                return _unprocessable(exc)
+            responses = [rank(req) for req in batch.requests]
+            return RankBatchResponse(responses=responses).model_dump(mode="json")
 
         router.post("/v1/rank").mock(side_effect=self._wrap(name, answer))
+        router.post("/v1/rank:batch").mock(side_effect=self._wrap(name, answer_batch))
 
     def _bandit_routes(self, router: respx.Router, name: str) -> None:
-        def answer(_r: httpx.Request, body: dict[str, Any]) -> dict[str, Any]:
-            req = DecideRequest.model_validate(body)
+        def decide(req: DecideRequest, decision_id: str) -> DecideResponse:
             arms = list(reversed(req.arms))
             return DecideResponse(
-                decision_id=f"d-{self.calls[name]}",
+                decision_id=decision_id,
                 ranking=[Arm(arm=a, propensity=1 / len(arms)) for a in arms],
                 policy_version="fake-ts-1",
-            ).model_dump(mode="json")
+            )
+
+        def answer(_r: httpx.Request, body: dict[str, Any]) -> dict[str, Any]:
+            req = DecideRequest.model_validate(body)
+            return decide(req, f"d-{self.calls[name]}").model_dump(mode="json")
+
+        def answer_batch(_r: httpx.Request, body: dict[str, Any]) -> Any:
+            try:
+                batch = DecideBatchRequest.model_validate(body)
+            except ValidationError as exc:  # as the real backend: the whole batch fails
+                return _unprocessable(exc)
+            call = self.calls[name]
+            responses = [  # each decision its own id, as the real bandit's
+                decide(req, f"d-{call}-{n}") for n, req in enumerate(batch.requests)
+            ]
+            return DecideBatchResponse(responses=responses).model_dump(mode="json")
 
         router.post("/v1/decide").mock(side_effect=self._wrap(name, answer))
+        router.post("/v1/decide:batch").mock(side_effect=self._wrap(name, answer_batch))
         router.post("/v1/rewards").mock(
             side_effect=self._wrap(name, lambda *_: {"accepted": True, "counted": True}, 202)
         )
@@ -390,3 +432,9 @@ class FakeBackends:
             )
 
         router.get("/v1/popular").mock(side_effect=self._wrap(name, answer))
+
+
+def _unprocessable(exc: ValidationError) -> httpx.Response:
+    """The 422 FastAPI answers for an invalid body: ``detail`` lists what was wrong."""
+    detail = [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors()]
+    return httpx.Response(422, json={"detail": detail})

@@ -29,6 +29,7 @@ from clients import (
     CacheConfig,
     CatalogClient,
     Deadline,
+    Fetched,
     PopularityClient,
     RankingClient,
     ResponseCache,
@@ -38,10 +39,12 @@ from clients.contracts import (
     CandidatesBatchRequest,
     CandidatesBatchResponse,
     CandidatesRequest,
+    DecideBatchRequest,
     DecideRequest,
     EntityKind,
     Location,
     PopularityScope,
+    RankBatchRequest,
     RankRequest,
     RequestContext,
     RetrievalStrategy,
@@ -338,13 +341,6 @@ def _rank_spec(
             await client.aclose()
         assert {s.id for s in got.scores} == set(req.candidate_ids)
 
-    scores: Any = (
-        []
-        if not req.candidate_ids
-        else match.array_containing(
-            [{"id": i, "score": match.number(0.5)} for i in req.candidate_ids]
-        )
-    )
     return Spec(
         "ranking",
         description,
@@ -354,7 +350,57 @@ def _rank_spec(
         drive,
         states,
         req,
-        response={"scores": scores, "model_version": match.str("venue-gbdt-control")},
+        response={
+            "scores": _scores_matcher(req),
+            "model_version": match.str("venue-gbdt-control"),
+        },
+    )
+
+
+def _scores_matcher(req: RankRequest) -> Any:
+    return (
+        []
+        if not req.candidate_ids
+        else match.array_containing(
+            [{"id": i, "score": match.number(0.5)} for i in req.candidate_ids]
+        )
+    )
+
+
+def _rank_batch_spec(
+    description: str,
+    batch: RankBatchRequest,
+    states: list[tuple[str, dict[str, Any]]],
+) -> Spec:
+    """Several kinds ranked in one ``POST /v1/rank:batch``, driven through
+    ``RankingClient.rank_many``: one response per request, in request order (the pact's
+    response list has exactly one entry per request)."""
+
+    async def drive(url: str) -> None:
+        client = _client(RankingClient, "ranking", url)
+        try:
+            results = await client.rank_many(batch.requests, _deadline())
+        finally:
+            await client.aclose()
+        assert len(results) == len(batch.requests)
+        for req, result in zip(batch.requests, results, strict=True):
+            assert isinstance(result, Fetched), result
+            assert {s.id for s in result.value.scores} == set(req.candidate_ids)
+
+    responses = [
+        {"scores": _scores_matcher(req), "model_version": match.str("venue-gbdt-control")}
+        for req in batch.requests
+    ]
+    return Spec(
+        "ranking",
+        description,
+        "POST",
+        "/v1/rank:batch",
+        200,
+        drive,
+        states,
+        batch,
+        response={"responses": responses},
     )
 
 
@@ -381,6 +427,24 @@ def _ranking() -> list[Spec]:
         finally:
             await client.aclose()
         assert caught.value.status == 400
+
+    rejected_batch = RankBatchRequest(
+        requests=[
+            req(kind=EntityKind.BRAND, candidate_ids=sorted(BRANDS)),
+            req(variant="no-such-variant"),
+        ]
+    )
+
+    async def unknown_variant_in_a_batch(url: str) -> None:
+        client = _client(RankingClient, "ranking", url)
+        try:
+            results = await client.rank_many(rejected_batch.requests, _deadline())
+        finally:
+            await client.aclose()
+        assert len(results) == 2
+        for result in results:  # the whole batch is refused, as the backend said
+            assert isinstance(result, BackendRejected), result
+            assert result.status == 400
 
     return [
         _rank_spec("a score for every venue candidate of a known user", req(), [control]),
@@ -424,6 +488,45 @@ def _ranking() -> list[Spec]:
             [("the variant does not exist", {"variant": "no-such-variant"})],
             req(variant="no-such-variant"),
         ),
+        _rank_batch_spec(
+            "venues, brands and categories of a known user in one batch, in request order",
+            RankBatchRequest(
+                requests=[
+                    req(),
+                    req(kind=EntityKind.BRAND, candidate_ids=sorted(BRANDS)),
+                    req(kind=EntityKind.CATEGORY, candidate_ids=["burgers", "pizza", "sushi"]),
+                ]
+            ),
+            [control],
+        ),
+        _rank_batch_spec(
+            "an anonymous viewer's venues, items with the treatment model and an empty list "
+            "in one batch",
+            RankBatchRequest(
+                requests=[
+                    req(user_id=None),
+                    req(
+                        user_id=None,
+                        surface=Surface.VENUE_PAGE,
+                        kind=EntityKind.ITEM,
+                        candidate_ids=sorted(ITEMS),
+                        variant="treatment",
+                    ),
+                    req(user_id=None, candidate_ids=[]),
+                ]
+            ),
+            [control, treatment],
+        ),
+        Spec(
+            "ranking",
+            "an unknown variant in a batch rejects the whole batch with 400 and a message",
+            "POST",
+            "/v1/rank:batch",
+            400,
+            unknown_variant_in_a_batch,
+            [control, ("the variant does not exist", {"variant": "no-such-variant"})],
+            rejected_batch,
+        ),
     ]
 
 
@@ -440,10 +543,7 @@ def _decide_spec(description: str, req: DecideRequest) -> Spec:
         assert sorted(a.arm for a in got.ranking) == sorted(req.arms)
         assert all(0 < a.propensity <= 1 for a in got.ranking)
 
-    n = len(req.arms)
-    ranking = match.array_containing(
-        [{"arm": arm, "propensity": match.number(round(1 / n, 4))} for arm in req.arms]
-    )
+    ranking = _ranking_matcher(req.arms)
     return Spec(
         "bandit",
         description,
@@ -458,6 +558,55 @@ def _decide_spec(description: str, req: DecideRequest) -> Spec:
             "ranking": ranking,
             "policy_version": match.str("ts-hier-beta-v1"),
         },
+    )
+
+
+def _ranking_matcher(arms: list[str]) -> Any:
+    n = len(arms)
+    return match.array_containing(
+        [{"arm": arm, "propensity": match.number(round(1 / n, 4))} for arm in arms]
+    )
+
+
+def _decide_batch_spec(description: str, batch: DecideBatchRequest) -> Spec:
+    """Several decisions in one ``POST /v1/decide:batch``, driven through
+    ``BanditClient.decide_many``: one decision per request, in request order, each with its
+    own decision id."""
+
+    async def drive(url: str) -> None:
+        client = _client(BanditClient, "bandit", url)
+        try:
+            results = await client.decide_many(batch.requests, _deadline())
+        finally:
+            await client.aclose()
+        assert len(results) == len(batch.requests)
+        ids = set()
+        for req, result in zip(batch.requests, results, strict=True):
+            assert isinstance(result, Fetched), result
+            assert sorted(a.arm for a in result.value.ranking) == sorted(req.arms)
+            assert all(0 < a.propensity <= 1 for a in result.value.ranking)
+            ids.add(result.value.decision_id)
+        assert len(ids) == len(batch.requests)
+
+    responses = [
+        {
+            "decision_id": match.str(f"d-0123456789abcde{n}"),
+            "ranking": _ranking_matcher(req.arms),
+            "policy_version": match.str("ts-hier-beta-v1"),
+        }
+        for n, req in enumerate(batch.requests)
+    ]
+    points = dict.fromkeys(req.decision_point for req in batch.requests)
+    return Spec(
+        "bandit",
+        description,
+        "POST",
+        "/v1/decide:batch",
+        200,
+        drive,
+        [("the bandit policy is running", {"decision_point": p}) for p in points],
+        batch,
+        response={"responses": responses},
     )
 
 
@@ -483,6 +632,38 @@ def _bandit() -> list[Spec]:
         _decide_spec(
             "a single arm is ranked with propensity in (0, 1]",
             DecideRequest(decision_point="discovery.banners", arms=["bn-hel-1"], context=CONTEXT),
+        ),
+        _decide_batch_spec(
+            "the section order and banners of a known user in one batch, in request order",
+            DecideBatchRequest(
+                requests=[
+                    DecideRequest(
+                        decision_point="discovery.section_order",
+                        arms=SECTIONS,
+                        user_id=USER,
+                        context=CONTEXT,
+                    ),
+                    DecideRequest(
+                        decision_point="discovery.banners",
+                        arms=["bn-hel-1", "bn-hel-2", "bn-hel-3"],
+                        user_id=USER,
+                        context=CONTEXT,
+                    ),
+                ]
+            ),
+        ),
+        _decide_batch_spec(
+            "the section order and one banner of an anonymous viewer in one batch",
+            DecideBatchRequest(
+                requests=[
+                    DecideRequest(
+                        decision_point="discovery.section_order", arms=SECTIONS, context=CONTEXT
+                    ),
+                    DecideRequest(
+                        decision_point="discovery.banners", arms=["bn-hel-1"], context=CONTEXT
+                    ),
+                ]
+            ),
         ),
     ]
 

@@ -94,6 +94,32 @@ def _broken_app() -> FastAPI:
             "policy_version": "bad",
         }
 
+    @app.post("/v1/rank:batch")
+    async def rank_batch(body: dict[str, Any]) -> dict[str, Any]:
+        asked = body["requests"]
+        return {  # the last request goes unanswered
+            "responses": [
+                {
+                    "scores": [{"id": i, "score": 0.5} for i in r["candidate_ids"]],
+                    "model_version": "m",
+                }
+                for r in asked[:-1]
+            ]
+        }
+
+    @app.post("/v1/decide:batch")
+    async def decide_batch(body: dict[str, Any]) -> dict[str, Any]:
+        return {  # valid decisions, but all under one id: rewards could not tell them apart
+            "responses": [
+                {
+                    "decision_id": "d-1",
+                    "ranking": [{"arm": a, "propensity": 0.5} for a in r["arms"]],
+                    "policy_version": "bad",
+                }
+                for r in body["requests"]
+            ]
+        }
+
     return app
 
 
@@ -132,9 +158,18 @@ def test_verifier_reports_semantic_breaches(broken_url: str) -> None:
     assert not rejected.pact_ok
     assert "expected 400 but was 200" in rejected.pact_detail
 
+    batch = ranking["venues, brands and categories of a known user in one batch, in request order"]
+    assert not batch.pact_ok
+    assert batch.problems == ["2 responses to 3 requests"]
+
     bandit = verify_backend("bandit", broken_url)
     assert all(not r.passed for r in bandit)
     assert any("propensity" in p for r in bandit for p in r.problems)
+    batched = [r for r in bandit if "in one batch" in r.description]
+    assert batched
+    for r in batched:  # the shape is fine: only the semantic check sees the shared id
+        assert r.pact_ok, r.pact_detail
+        assert r.problems == ["one decision_id for several requests: d-1"]
 
 
 def test_cli_verify_fails_on_a_broken_backend(broken_url: str) -> None:

@@ -28,12 +28,16 @@ from clients.contracts import (
     CandidatesRequest,
     CandidatesResponse,
     CategoriesResponse,
+    DecideBatchRequest,
+    DecideBatchResponse,
     DecideRequest,
     DecideResponse,
     EntityKind,
     ItemsBatch,
     Location,
     PopularResponse,
+    RankBatchRequest,
+    RankBatchResponse,
     RankRequest,
     RankResponse,
     RequestContext,
@@ -105,6 +109,7 @@ def _world_requests(fakes: FakeBackends) -> list[Interaction]:
                 CandidatesBatchRequest(requests=batch),
             )
         )
+    ranks: list[RankRequest] = []
     for kind, ids in [
         (EntityKind.VENUE, venues),
         (EntityKind.ITEM, items[:12]),
@@ -115,10 +120,23 @@ def _world_requests(fakes: FakeBackends) -> list[Interaction]:
         req_r = RankRequest(
             surface=Surface.DISCOVERY, kind=kind, context=CONTEXT, candidate_ids=ids
         )
+        ranks.append(req_r)
         found.append(_interaction("ranking", "POST", "/v1/rank", req_r))
-    for arms in (["a"], ["for_you", "order_again", "brands"]):
-        req_d = DecideRequest(decision_point="discovery.section_order", arms=arms, context=CONTEXT)
+    found.append(
+        _interaction("ranking", "POST", "/v1/rank:batch", RankBatchRequest(requests=ranks))
+    )
+    decides: list[DecideRequest] = []
+    for point, arms in [
+        ("discovery.section_order", ["a"]),
+        ("discovery.section_order", ["for_you", "order_again", "brands"]),
+        ("discovery.banners", sorted(world.banners)),
+    ]:
+        req_d = DecideRequest(decision_point=point, arms=arms, context=CONTEXT)
+        decides.append(req_d)
         found.append(_interaction("bandit", "POST", "/v1/decide", req_d))
+    found.append(
+        _interaction("bandit", "POST", "/v1/decide:batch", DecideBatchRequest(requests=decides))
+    )
     for scope, key, kind in [
         ("city", "helsinki", "venue"),
         ("city", "helsinki", "brand"),
@@ -142,7 +160,9 @@ MODELS: dict[str, type[BaseModel]] = {
     "/v1/candidates": CandidatesResponse,
     "/v1/candidates:batch": CandidatesBatchResponse,
     "/v1/rank": RankResponse,
+    "/v1/rank:batch": RankBatchResponse,
     "/v1/decide": DecideResponse,
+    "/v1/decide:batch": DecideBatchResponse,
     "/v1/popular": PopularResponse,
     "/v1/venues:batchGet": VenuesBatch,
     "/v1/items:batchGet": ItemsBatch,
@@ -154,6 +174,11 @@ MODELS: dict[str, type[BaseModel]] = {
 
 
 NOT_CONTRACT_ROUTES = ("/v1/rewards", "/healthz")  # the gateway never reads rewards' body
+BATCHES = {  # batch route -> (backend, the single route each of its requests is answered as)
+    "/v1/candidates:batch": ("retrieval", "/v1/candidates"),
+    "/v1/rank:batch": ("ranking", "/v1/rank"),
+    "/v1/decide:batch": ("bandit", "/v1/decide"),
+}
 
 
 async def test_every_fake_route_is_exercised() -> None:
@@ -198,46 +223,63 @@ async def test_fake_answers_are_contract_valid(case: Interaction) -> None:
     body = response.json()
     MODELS[case.path].model_validate(body)  # raises on drift
     assert check_semantics(case, response.status_code, body) == []
-    if case.path == "/v1/candidates:batch":  # each answer checked as a single one would be
+    if case.path in BATCHES:  # each answer checked as a single one would be
         asked = case.body["requests"]
         assert len(body["responses"]) == len(asked)
         for req, resp in zip(asked, body["responses"], strict=True):
-            single = replace(case, path="/v1/candidates", body=req)
+            single = replace(case, path=BATCHES[case.path][1], body=req)
             assert check_semantics(single, response.status_code, resp) == []
 
 
-async def test_the_fake_batch_is_the_fake_single_route_in_one_call() -> None:
+def _without_decision_id(answer: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in answer.items() if k != "decision_id"}
+
+
+@pytest.mark.parametrize("path", list(BATCHES))
+async def test_the_fake_batch_is_the_fake_single_route_in_one_call(path: str) -> None:
     """Same answers in request order, one call and one recorded request per batch, and the
-    same failure behaviours; an empty or oversized batch is a 422 like the real backend's."""
+    same failure behaviours; an empty or oversized batch is a 422 like the real backend's.
+    A batched decision is a decision of its own: its own id."""
+    backend, single_path = BATCHES[path]
     fakes = FakeBackends()
-    requests = [c.body for c in CASES if c.provider == "retrieval" and c.path == "/v1/candidates"][
-        :16
-    ]
+    requests = [c.body for c in CASES if c.provider == backend and c.path == single_path]
+    requests = (requests * 16)[:16]
+    flattened = {
+        "retrieval": fakes.candidate_requests,
+        "ranking": fakes.rank_requests,
+        "bandit": fakes.decide_requests,
+    }[backend]
     async with httpx.AsyncClient(
-        transport=fakes.transports["retrieval"], base_url="http://retrieval.test"
+        transport=fakes.transports[backend], base_url=f"http://{backend}.test"
     ) as client:
-        singles = [(await client.post("/v1/candidates", json=r)).json() for r in requests]
-        assert fakes.calls["retrieval"] == len(requests)
-        batch = await client.post("/v1/candidates:batch", json={"requests": requests[::-1]})
+        singles = [(await client.post(single_path, json=r)).json() for r in requests]
+        assert fakes.calls[backend] == len(requests)
+        batch = await client.post(path, json={"requests": requests[::-1]})
         assert batch.status_code == 200
-        assert batch.json()["responses"] == singles[::-1]
-        assert fakes.calls["retrieval"] == len(requests) + 1
-        assert fakes.requests["retrieval"][-1]["path"] == "/v1/candidates:batch"
-        assert fakes.candidate_requests() == requests + requests[::-1]
+        answers = batch.json()["responses"]
+        if backend == "bandit":
+            ids = [a["decision_id"] for a in answers + singles]
+            assert len(set(ids)) == len(ids)
+            assert [_without_decision_id(a) for a in answers] == [
+                _without_decision_id(a) for a in singles[::-1]
+            ]
+        else:
+            assert answers == singles[::-1]
+        assert fakes.calls[backend] == len(requests) + 1
+        assert fakes.requests[backend][-1]["path"] == path
+        assert flattened() == requests + requests[::-1]
         for too_many in ([], requests + requests[:1]):
-            rejected = await client.post("/v1/candidates:batch", json={"requests": too_many})
+            rejected = await client.post(path, json={"requests": too_many})
             assert rejected.status_code == 422
             assert rejected.json()["detail"]
-        fakes.fail("retrieval", "500", status=503)
-        assert (
-            await client.post("/v1/candidates:batch", json={"requests": requests})
-        ).status_code == 503
-        fakes.fail("retrieval", "wrong_shape")
-        wrong = await client.post("/v1/candidates:batch", json={"requests": requests})
+        fakes.fail(backend, "500", status=503)
+        assert (await client.post(path, json={"requests": requests})).status_code == 503
+        fakes.fail(backend, "wrong_shape")
+        wrong = await client.post(path, json={"requests": requests})
         assert "responses" not in wrong.json()
-        fakes.fail("retrieval", "refused")
+        fakes.fail(backend, "refused")
         with pytest.raises(httpx.ConnectError):
-            await client.post("/v1/candidates:batch", json={"requests": requests})
+            await client.post(path, json={"requests": requests})
 
 
 # -- hand-written stubs in the unit tests ----------------------------------------------------------
@@ -335,4 +377,65 @@ def test_batch_semantics_catch_a_missing_or_bad_answer() -> None:
     assert problems == [
         "requests[1]: 3 candidates for limit 2",
         "requests[1]: duplicate candidate ids: v2",
+    ]
+
+
+def test_rank_batch_semantics_hold_each_answer_to_the_single_rules() -> None:
+    asked = RankBatchRequest(
+        requests=[
+            RankRequest(surface=Surface.DISCOVERY, context=CONTEXT, candidate_ids=["v1", "v2"]),
+            RankRequest(
+                surface=Surface.DISCOVERY,
+                kind=EntityKind.BRAND,
+                context=CONTEXT,
+                candidate_ids=["b1"],
+            ),
+        ]
+    )
+    case = _interaction("ranking", "POST", "/v1/rank:batch", asked)
+
+    def answer(*ids: str) -> dict[str, Any]:
+        return {"scores": [{"id": i, "score": 0.5} for i in ids], "model_version": "t"}
+
+    assert check_semantics(case, 200, {"responses": [answer("v2", "v1"), answer("b1")]}) == []
+    assert check_semantics(case, 200, {"responses": [answer("v1", "v2")]}) == [
+        "1 responses to 2 requests"
+    ]
+    assert check_semantics(case, 200, {"responses": [answer("v1", "v2"), answer("b1", "b9")]}) == [
+        "requests[1]: scores for ids not asked: b9"
+    ]
+    assert check_semantics(case, 200, {"scores": []}) == [
+        "not a RankBatchResponse: responses: Field required"
+    ]
+
+
+def test_decide_batch_semantics_want_each_decision_valid_and_its_own() -> None:
+    asked = DecideBatchRequest(
+        requests=[
+            DecideRequest(
+                decision_point="discovery.section_order", arms=["a", "b"], context=CONTEXT
+            ),
+            DecideRequest(decision_point="discovery.banners", arms=["x"], context=CONTEXT),
+        ]
+    )
+    case = _interaction("bandit", "POST", "/v1/decide:batch", asked)
+
+    def answer(decision_id: str, *arms: str, propensity: float = 0.5) -> dict[str, Any]:
+        return {
+            "decision_id": decision_id,
+            "ranking": [{"arm": a, "propensity": propensity} for a in arms],
+            "policy_version": "t",
+        }
+
+    good = {"responses": [answer("d1", "b", "a"), answer("d2", "x")]}
+    assert check_semantics(case, 200, good) == []
+    assert check_semantics(case, 200, {"responses": [answer("d1", "b", "a")]}) == [
+        "1 responses to 2 requests"
+    ]
+    shared = {"responses": [answer("d1", "b", "a"), answer("d1", "x")]}
+    assert check_semantics(case, 200, shared) == ["one decision_id for several requests: d1"]
+    bad = {"responses": [answer("d1", "a"), answer("d2", "x", propensity=0.0)]}
+    assert check_semantics(case, 200, bad) == [
+        "requests[0]: arms left out of the ranking: b",
+        "requests[1]: propensity of {'arm': 'x', 'propensity': 0.0} is not in (0, 1]",
     ]
