@@ -108,9 +108,9 @@ class _BoundedMemoryCache(BaseCache):  # type: ignore[misc]
         super().__init__(serializer=NullSerializer(), timeout=None)
         self.store = _BoundedStore(max_entries, clock)
 
-    async def _multi_get(
-        self, keys: list[str], encoding: str | None = None, _conn: Any = None
-    ) -> list[Any]:
+    def read(self, keys: Iterable[str]) -> list[Any]:
+        """The values under ``keys`` (None where absent), without aiocache's per-operation
+        wrappers: :class:`ResponseCache` calls this directly on the request path."""
         # ``store[key]`` rather than ``store.get`` (a containment check, then a lookup), and
         # the clock read once for the batch: a page reads hundreds of catalog entries
         store = self.store
@@ -123,13 +123,22 @@ class _BoundedMemoryCache(BaseCache):  # type: ignore[misc]
                     values.append(None)
         return values
 
-    async def _multi_set(
-        self, pairs: Iterable[tuple[str, Any]], ttl: float | None = None, _conn: Any = None
-    ) -> bool:
+    def write(self, pairs: Iterable[tuple[str, Any]], ttl: float | None) -> None:
+        """Store ``pairs``, each for ``ttl`` seconds (for ever when None)."""
         store = self.store
         with store.timer:
             for key, value in pairs:
                 store[key] = (value, ttl)
+
+    async def _multi_get(
+        self, keys: list[str], encoding: str | None = None, _conn: Any = None
+    ) -> list[Any]:
+        return self.read(keys)
+
+    async def _multi_set(
+        self, pairs: Iterable[tuple[str, Any]], ttl: float | None = None, _conn: Any = None
+    ) -> bool:
+        self.write(pairs, ttl)
         return True
 
     # the clock is frozen (``with store.timer``) across a read-then-delete, so an entry
@@ -226,6 +235,17 @@ class ResponseCache:
         keys = list(dict.fromkeys(keys))
         if not keys:
             return {}
+        memory = self._memory
+        if memory is not None:
+            # in process: no failure to guard against, no envelope but ours
+            now = self._clock()
+            namespace = f"{self.config.namespace}:"
+            envelopes = memory.read([namespace + k for k in keys])
+            return {
+                key: (envelope["v"], now - envelope["t"] < ttl_s)
+                for key, envelope in zip(keys, envelopes, strict=True)
+                if envelope is not None
+            }
         raw = await self._guard(self._cache.multi_get([self._key(k) for k in keys]))
         if raw is None:
             return {}
@@ -252,6 +272,9 @@ class ResponseCache:
             return
         now = self._clock()
         pairs = [(self._key(k), {"v": v, "t": now}) for k, v in items.items()]
+        if self._memory is not None:
+            self._memory.write(pairs, float(ttl_s + stale_ttl_s))
+            return
         await self._guard(self._cache.multi_set(pairs, ttl=float(ttl_s + stale_ttl_s)))
 
     async def delete(self, key: str) -> None:

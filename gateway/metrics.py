@@ -92,7 +92,14 @@ _CACHE_RESULTS = {CacheResult.HIT: "hit", CacheResult.MISS: "miss", CacheResult.
 
 
 class PrometheusObserver:
-    """The clients' ``CallObserver``: one counter increment and one observation per call."""
+    """The clients' ``CallObserver``: one counter increment and one observation per call.
+
+    The labelled children are looked up once per (backend, endpoint, outcome, cache) and
+    kept: ``labels()`` validates and locks on every call, and a page makes a dozen calls.
+    """
+
+    def __init__(self) -> None:
+        self._children: dict[tuple[str, str, str, CacheResult], tuple[Any, Any, Any | None]] = {}
 
     def on_call(
         self,
@@ -103,11 +110,20 @@ class PrometheusObserver:
         cache: CacheResult,
         attempts: int,
     ) -> None:
-        BACKEND_REQUESTS.labels(backend, endpoint, outcome).inc()
-        BACKEND_DURATION.labels(backend, endpoint).observe(duration_s)
-        result = _CACHE_RESULTS.get(cache)
-        if result is not None:
-            CACHE_REQUESTS.labels(backend, result).inc()
+        key = (backend, endpoint, outcome, cache)
+        children = self._children.get(key)
+        if children is None:
+            result = _CACHE_RESULTS.get(cache)
+            children = self._children[key] = (
+                BACKEND_REQUESTS.labels(backend, endpoint, outcome),
+                BACKEND_DURATION.labels(backend, endpoint),
+                None if result is None else CACHE_REQUESTS.labels(backend, result),
+            )
+        requests, duration, cached = children
+        requests.inc()
+        duration.observe(duration_s)
+        if cached is not None:
+            cached.inc()
 
     def on_retry(self, backend: str, endpoint: str) -> None:
         BACKEND_RETRIES.labels(backend).inc()

@@ -428,3 +428,30 @@ class TestLifetime:
 
 def test_decide_response_is_never_cached_shape() -> None:
     assert DecideResponse.model_config.get("frozen")
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://retrieval.test", "http://127.0.0.1:8001/", "http://svc.test/prefix"]
+)
+async def test_endpoint_urls_are_merged_as_httpx_merges_them(
+    cache: ResponseCache, base_url: str
+) -> None:
+    """The client merges each path with the base URL once; the result must be the URL httpx
+    itself would have requested (a base path prefix kept, no doubled or missing slash)."""
+    seen: list[httpx.URL] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        return json_response(OK)
+
+    client = RetrievalClient(
+        "retrieval",
+        backend_config(base_url=base_url),
+        cache,
+        transport=httpx.MockTransport(answer),
+    )
+    async with client:
+        await client.candidates(candidates_request(), Deadline.after(1))
+        await client.candidates(candidates_request(strategy="new"), Deadline.after(1))
+    expected = httpx.AsyncClient(base_url=base_url).build_request("POST", "/v1/candidates").url
+    assert seen == [expected, expected]
