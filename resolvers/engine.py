@@ -1,11 +1,11 @@
-"""Builds the sections of one surface: parallel fan-out, one rank and one hydration per kind,
-and a fallback chain per section.
+"""Builds the sections of one surface: parallel fan-out, one call per backend (retrieval,
+ranking, bandit; a catalog batch per kind), and a fallback chain per section.
 
 The timeline of a page, all of it bounded by the request's deadline:
 
-    t0 ─┬─ retrieval (one batch for all strategies) ───┬─ ranking (one call per kind) ──┐
+    t0 ─┬─ retrieval (one batch for all strategies) ───┬─ ranking (one batch, all kinds) ┐
         │                                              └─ catalog (candidates) ─────────┤
-        ├─ bandit (section order, banners) ─────────────────────────────────────────────┤
+        ├─ bandit (one batch: banners, order) ──────────────────────────────────────────┤
         ├─ catalog (popular fallback ids, prefetched) ──────────────────────────────────┤
         └─ popularity (venue-scoped lists; city lists are already in memory) ───────────┴─ assemble
 
@@ -278,22 +278,27 @@ class PageBuild:
         return {s.id: r for s, r in zip(sections, results, strict=True)}
 
     async def _decide(
-        self, decision_point: str, arms: list[str]
-    ) -> Fetched[DecideResponse] | BackendError:
-        request = DecideRequest(
-            decision_point=decision_point,
-            arms=arms,
-            user_id=self._request.user_id,
-            context=self._request.backend_context(),
+        self, asks: Sequence[tuple[str, list[str]]]
+    ) -> list[Fetched[DecideResponse] | BackendError]:
+        """Every decision the page needs (decision point, arms): one bandit call at most."""
+        if not asks:
+            return []
+        requests = [
+            DecideRequest(
+                decision_point=point,
+                arms=arms,
+                user_id=self._request.user_id,
+                context=self._request.backend_context(),
+            )
+            for point, arms in asks
+        ]
+        started = time.perf_counter()
+        results = await self._backends.bandit.decide_many(
+            requests, self._request.deadline, reserve_s=self._request.reserve_s
         )
-        return await observed(
-            self._request,
-            "bandit",
-            f"decide:{decision_point}",
-            self._backends.bandit.decide(
-                request, self._request.deadline, reserve_s=self._request.reserve_s
-            ),
-        )
+        for (point, _), result in zip(asks, results, strict=True):
+            _record(self._request, "bandit", f"decide:{point}", started, result)
+        return results
 
     def _popular_key(self, section: SectionPlan) -> tuple[PopularityScope, str] | None:
         city = self._request.city
@@ -352,16 +357,18 @@ class PageBuild:
         retrieval = loop.create_task(
             self._retrieve([s for s in self.sections if s.content.strategy])
         )
-        decisions: dict[str, asyncio.Task[Fetched[DecideResponse] | BackendError]] = {
-            s.id: loop.create_task(self._decide(s.content.decision_point, arms))
-            for s in self.sections
-            if s.content.decision_point and (arms := self._banner_arms())
-        }
-        order_task: asyncio.Task[Fetched[DecideResponse] | BackendError] | None = None
-        if self._plan.section_order and len(self.sections) > 1:
-            order_task = loop.create_task(
-                self._decide(self._plan.section_order.decision_point, [s.id for s in self.sections])
-            )
+        # the page's decisions (each banner section's, then the section order) in one call
+        asks: list[tuple[str, list[str]]] = []
+        deciding: list[str] = []
+        for s in self.sections:
+            if s.content.decision_point and (arms := self._banner_arms()):
+                asks.append((s.content.decision_point, arms))
+                deciding.append(s.id)
+        section_order = self._plan.section_order
+        if section_order and len(self.sections) > 1:
+            asks.append((section_order.decision_point, [s.id for s in self.sections]))
+        ordered = len(asks) > len(deciding)
+        decisions_task = loop.create_task(self._decide(asks))
         popular_tasks = {
             s.id: loop.create_task(self._popular(s))
             for s in self.sections
@@ -384,8 +391,10 @@ class PageBuild:
             offered = popular.get(section.id)
             if offered and section.content.popular is not None:
                 self._hydrator.prefetch(section.kind, offered.ids[: section.limit * OVERFETCH])
-        ranked = {kind: await task for kind, task in rankings.items()}
-        decided = {sid: await task for sid, task in decisions.items()}
+        ranked = await rankings if rankings is not None else {}
+        decisions = await decisions_task
+        decided = dict(zip(deciding, decisions[: len(deciding)], strict=True))
+        order = decisions[len(deciding)] if ordered else None
 
         built = await asyncio.gather(
             *(
@@ -402,8 +411,7 @@ class PageBuild:
             )
         )
         order_failed = False
-        if order_task is not None:
-            order = await order_task
+        if order is not None:
             if isinstance(order, BackendError):
                 order_failed = True
             else:
@@ -437,8 +445,9 @@ class PageBuild:
 
     def _rank_and_hydrate(
         self, candidates: Mapping[str, Fetched[CandidatesResponse] | BackendError]
-    ) -> dict[EntityKind, asyncio.Task[Fetched[RankResponse] | BackendError]]:
-        """One ranking call and one catalog batch per kind, over the union of candidates."""
+    ) -> asyncio.Task[dict[EntityKind, Fetched[RankResponse] | BackendError]] | None:
+        """One catalog batch per kind, and one ranking call for all kinds, over the union of
+        each kind's candidates."""
         union: dict[EntityKind, dict[str, None]] = defaultdict(dict)
         to_rank: set[EntityKind] = set()
         for section in self.sections:
@@ -448,35 +457,42 @@ class PageBuild:
             union[section.kind].update(dict.fromkeys(c.id for c in result.value.candidates))
             if FallbackStep.RANKED in section.fallback:
                 to_rank.add(section.kind)
-        loop = asyncio.get_running_loop()
-        tasks: dict[EntityKind, asyncio.Task[Fetched[RankResponse] | BackendError]] = {}
+        ranking: dict[EntityKind, list[str]] = {}
         for kind, union_ids in union.items():
             if not union_ids:
                 continue
             self._hydrator.prefetch(kind, union_ids)
             if kind in to_rank:
-                tasks[kind] = loop.create_task(self._rank(kind, list(union_ids)))
-        return tasks
+                ranking[kind] = list(union_ids)
+        if not ranking:
+            return None
+        return asyncio.get_running_loop().create_task(self._rank(ranking))
 
-    async def _rank(self, kind: EntityKind, ids: list[str]) -> Fetched[RankResponse] | BackendError:
-        variants = {s.ranking_variant for s in self.sections if s.kind is kind}
-        variant = self._request.ranking_variant or next(iter(variants - {None}), None)
-        request = RankRequest(
-            surface=SURFACE_CONTRACT[self._inputs.surface],
-            kind=kind,
-            user_id=self._request.user_id,
-            context=self._request.backend_context(),
-            candidate_ids=sorted(ids),
-            variant=variant,
+    async def _rank(
+        self, ids: Mapping[EntityKind, list[str]]
+    ) -> dict[EntityKind, Fetched[RankResponse] | BackendError]:
+        """Scores for each kind's candidates, all kinds in one ranking call."""
+        requests = []
+        for kind, kind_ids in ids.items():
+            variants = {s.ranking_variant for s in self.sections if s.kind is kind}
+            variant = self._request.ranking_variant or next(iter(variants - {None}), None)
+            requests.append(
+                RankRequest(
+                    surface=SURFACE_CONTRACT[self._inputs.surface],
+                    kind=kind,
+                    user_id=self._request.user_id,
+                    context=self._request.backend_context(),
+                    candidate_ids=sorted(kind_ids),
+                    variant=variant,
+                )
+            )
+        started = time.perf_counter()
+        results = await self._backends.ranking.rank_many(
+            requests, self._request.deadline, reserve_s=self._request.reserve_s
         )
-        return await observed(
-            self._request,
-            "ranking",
-            f"rank:{kind.value}",
-            self._backends.ranking.rank(
-                request, self._request.deadline, reserve_s=self._request.reserve_s
-            ),
-        )
+        for kind, result in zip(ids, results, strict=True):
+            _record(self._request, "ranking", f"rank:{kind.value}", started, result)
+        return dict(zip(ids, results, strict=True))
 
     # -- the fallback chain -----------------------------------------------------------------
 

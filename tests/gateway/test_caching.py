@@ -40,8 +40,10 @@ async def test_repeated_discovery_only_asks_an_uncached_bandit_again(gateway: Ga
     after = dict(gateway.fakes.calls)
     for name in ("catalog", "retrieval", "ranking", "popularity"):
         assert after.get(name, 0) == before.get(name, 0), name
-    # Without a bandit TTL every page is a fresh draw (banners and section order).
-    assert after["bandit"] == before["bandit"] + 2
+    # Without a bandit TTL every page is a fresh draw (banners and section order), both
+    # decisions in one batch call.
+    assert after["bandit"] == before["bandit"] + 1
+    assert len(gateway.fakes.decide_requests()) == 4
 
 
 async def test_with_the_shipped_bandit_ttl_a_refresh_makes_no_backend_call(

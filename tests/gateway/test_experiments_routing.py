@@ -60,9 +60,7 @@ async def test_variant_routes_ranking_and_plan_and_is_logged(
             treatment = await gw.discovery(user=users["treatment"])
         assert "brands" in {s["id"] for s in control["sections"]}
         assert "brands" not in {s["id"] for s in treatment["sections"]}
-        variants = {
-            r["body"]["user_id"]: r["body"]["variant"] for r in gw.fakes.requests["ranking"]
-        }
+        variants = {r["user_id"]: r["variant"] for r in gw.fakes.rank_requests()}
         assert variants == {users["control"]: "control", users["treatment"]: "treatment"}
         exposures = [e["experiments"] for e in logs if e["event"] == "graphql"]
         assert exposures == [{"layout": "control"}, {"layout": "treatment"}]

@@ -48,11 +48,13 @@ async def test_venue_page_uses_popularity_backend_in_parallel(gateway: Gateway) 
 
 async def test_one_ranking_call_and_one_catalog_batch_per_kind(gateway: Gateway) -> None:
     await gateway.discovery(user="u0001")
-    rank_kinds = [r["body"]["kind"] for r in gateway.fakes.requests["ranking"]]
-    # for_you, order_again and new_on_the_app share one venue ranking call over their union
+    assert [r["path"] for r in gateway.fakes.requests["ranking"]] == ["/v1/rank:batch"]
+    assert [r["path"] for r in gateway.fakes.requests["bandit"]] == ["/v1/decide:batch"]
+    rank_kinds = [r["kind"] for r in gateway.fakes.rank_requests()]
+    # one request per kind; for_you, order_again and new_on_the_app share the venue one
     assert sorted(rank_kinds) == ["brand", "category", "venue"]
-    venue_rank = next(r for r in gateway.fakes.requests["ranking"] if r["body"]["kind"] == "venue")
-    assert {"v01", "v05", "v21"} <= set(venue_rank["body"]["candidate_ids"])
+    venue_rank = next(r for r in gateway.fakes.rank_requests() if r["kind"] == "venue")
+    assert {"v01", "v05", "v21"} <= set(venue_rank["candidate_ids"])
     venue_batches = [r for r in gateway.fakes.requests["catalog"] if "venues" in r["path"]]
     asked = [i for r in venue_batches for i in r["body"]["ids"]]
     assert len(asked) == len(set(asked)), "no venue id is fetched twice for one page"

@@ -90,8 +90,9 @@ async def test_retries_only_for_connect_errors_429_and_503(
 async def test_bandit_decisions_are_never_retried(gateway: Gateway) -> None:
     gateway.fakes.fail("bandit", "refused")
     await gateway.discovery()
-    decide_calls = [r for r in gateway.fakes.requests["bandit"] if r["path"] == "/v1/decide"]
-    assert len(decide_calls) == 2  # section order + banners, once each
+    decide_calls = [r for r in gateway.fakes.requests["bandit"] if r["path"] == "/v1/decide:batch"]
+    assert len(decide_calls) == 1  # one batch, asked once
+    assert len(gateway.fakes.decide_requests()) == 2  # section order + banners
 
 
 async def test_hanging_backend_is_cut_at_the_deadline_and_never_retried(gateway: Gateway) -> None:

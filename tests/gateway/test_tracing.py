@@ -51,9 +51,11 @@ async def test_spans_follow_the_request_and_reach_the_backends(
     assert section.parent.span_id == operation.context.span_id
 
     [rank] = _by_name(finished, "ranking rank")
+    assert rank.name == "ranking rank:batch"
     assert rank.attributes["pgw.outcome"] == "error"
     assert rank.attributes["pgw.retries"] == 1  # 503 is retried once
-    assert rank.attributes["pgw.cache"] == "miss"
+    # the batch call itself is not cached: its requests are, each under its own key
+    assert rank.attributes["pgw.cache"] == "bypass"
     [retrieval] = _by_name(finished, "retrieval candidates")
     assert retrieval.attributes["pgw.outcome"] == "ok"
     for span in (rank, retrieval):
