@@ -319,6 +319,41 @@ def haversine_m(lat1: float, lon1: float, lat2: np.ndarray, lon2: np.ndarray) ->
     return 2 * r * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
+class GeoIndex:
+    """Fixed points (e.g. every venue) prepared for many "distance from here" queries.
+
+    :meth:`distances_m` is :func:`haversine_m` with the work that depends only on the stored
+    points (degrees to radians, their cosines) done once, and the rest in preallocated
+    buffers: the same floating-point operations in the same order, so the same metres.
+    """
+
+    def __init__(self, lat: np.ndarray, lon: np.ndarray) -> None:
+        self.lon = np.asarray(lon, dtype=np.float64)
+        self.lat_rad = np.radians(np.asarray(lat, dtype=np.float64))
+        self.cos_lat = np.cos(self.lat_rad)
+
+    def distances_m(self, lat: float, lon: float) -> np.ndarray:
+        """Great-circle metres from ``(lat, lon)`` to every stored point (a new array)."""
+        p1 = np.radians(lat)
+        half_dphi = np.subtract(self.lat_rad, p1)
+        half_dphi /= 2
+        a = np.sin(half_dphi, out=half_dphi)
+        np.square(a, out=a)
+        dl = np.subtract(self.lon, lon)
+        np.radians(dl, out=dl)
+        dl /= 2
+        np.sin(dl, out=dl)
+        np.square(dl, out=dl)
+        cos_term = np.multiply(np.cos(p1), self.cos_lat)
+        cos_term *= dl
+        a += cos_term
+        np.minimum(a, 1.0, out=a)
+        np.sqrt(a, out=a)
+        np.arcsin(a, out=a)
+        a *= 2 * 6_371_000.0
+        return a
+
+
 def as_of_date(today: date | None = None) -> date:
     """The date the order history ends on: most recent :data:`AS_OF_WEEKDAY` ≤ today.
 

@@ -41,7 +41,16 @@ def time_bucket(minute: np.ndarray | int) -> np.ndarray:
 
 
 def city_for_location(lat: float, lon: float) -> City | None:
-    """The market a point belongs to (nearest centre within radius + 10 km), else None."""
+    """The market a point belongs to (nearest centre within radius + 10 km), else None.
+
+    Memoised per point: every strategy of a retrieval batch and every rank call of a page
+    asks for the same viewer's location.
+    """
+    return _city_for_location(float(lat), float(lon))
+
+
+@functools.lru_cache(maxsize=8192)
+def _city_for_location(lat: float, lon: float) -> City | None:
     best: City | None = None
     best_d = float("inf")
     for city in CITIES:
@@ -57,16 +66,22 @@ def parse_local_time(value: str | None, city: City | None) -> tuple[int, int]:
     A time with another offset is converted to the city's zone so a UTC timestamp still
     answers "is it open *there*"; a naive time is taken as the city's wall clock.
     """
-    tz = ZoneInfo(city.timezone) if city else None
     if value is None:
-        dt = datetime.now(tz)
-    else:
-        try:
-            dt = datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise BadLocalTimeError(f"local_time is not ISO 8601: {value!r}") from exc
-        if dt.tzinfo is not None and tz is not None:
-            dt = dt.astimezone(tz)
+        dt = datetime.now(ZoneInfo(city.timezone) if city else None)
+        return dt.weekday(), dt.hour * 60 + dt.minute
+    return _parse_local_time(value, city.timezone if city else None)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_local_time(value: str, timezone: str | None) -> tuple[int, int]:
+    """:func:`parse_local_time` of a given text: a pure function of (text, zone), memoised
+    (a page's calls all carry the same local time)."""
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise BadLocalTimeError(f"local_time is not ISO 8601: {value!r}") from exc
+    if dt.tzinfo is not None and timezone is not None:
+        dt = dt.astimezone(ZoneInfo(timezone))
     return dt.weekday(), dt.hour * 60 + dt.minute
 
 

@@ -12,6 +12,8 @@ results, since the gateway falls back on its own.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,15 +25,21 @@ from backends.dataset import (
     DATASET_VERSION,
     ITEMS_PER_VENUE,
     NEW_VENUE_DAYS,
+    GeoIndex,
     brand_id,
-    haversine_m,
     item_id,
     local_datetime,
     parse_id,
     venue_id,
 )
 from backends.world import World, city_for_location, get_world, parse_local_time, week_slot
-from clients.contracts import Candidate, CandidatesRequest, CandidatesResponse, RetrievalStrategy
+from clients.contracts import CandidatesRequest, CandidatesResponse, RetrievalStrategy
+
+#: One candidate as it goes on the wire: ``{"id", "score", "reason"}`` (validated into
+#: :class:`clients.contracts.Candidate` once per response, not one constructor call each).
+CandidateDict = dict[str, Any]
+#: Reasons of the selected candidates, given their positions in the strategy's arrays.
+Reasons = Callable[[np.ndarray], Sequence[str | None]]
 
 
 def _norm(x: np.ndarray) -> np.ndarray:
@@ -43,7 +51,13 @@ def _norm(x: np.ndarray) -> np.ndarray:
 
 
 class Retrieval:
-    """Candidate generators over one :class:`World`."""
+    """Candidate generators over one :class:`World`.
+
+    What does not depend on the request is prepared here once: ids and reason texts per
+    row, the venues' coordinates for distances, each user's training orders. A request then
+    scores every deliverable venue with numpy and writes ids and reasons only for the
+    ``limit`` it returns.
+    """
 
     def __init__(self, world: World) -> None:
         self.w = world
@@ -52,6 +66,19 @@ class Retrieval:
         self.source_version = f"retrieval-v1-data{DATASET_VERSION}-{ds.fingerprint[:8]}"
         self.log_pop = _norm(np.log1p(world.venue_pop))
         self.rating = _norm(ds.v_rating.astype(float))
+        self.geo = GeoIndex(ds.v_lat, ds.v_lon)
+        self.venue_ids = [venue_id(v) for v in range(ds.n_venues)]
+        self.ordered_from_venue = [f"Because you ordered from {n}" for n in ds.v_name]
+        self.ordered_from_brand = [f"Because you ordered from {n}" for n in ds.b_name]
+        self.you_like = [f"Because you like {CATEGORY_NAMES[s]}" for s in CATEGORY_SLUGS]
+        self.has_brand = np.flatnonzero(ds.v_brand >= 0)
+        # training orders grouped by user (time order kept within a user)
+        train_orders = np.flatnonzero(world.train)
+        self.user_orders = train_orders[np.argsort(ds.o_user[train_orders], kind="stable")]
+        self.user_orders_at = np.searchsorted(
+            ds.o_user[self.user_orders], np.arange(ds.n_users + 1)
+        )
+        self._deliverable_at = functools.lru_cache(maxsize=1024)(self._deliverable_uncached)
 
     # -- shared helpers
     def _user(self, user_id: str | None) -> int | None:
@@ -60,11 +87,19 @@ class Retrieval:
         return u if u is not None and self.w.user_n[u] > 0 else None
 
     def _deliverable(self, lat: float, lon: float) -> tuple[np.ndarray, np.ndarray]:
-        """(venue rows delivering to the point, their distances in metres)."""
-        ds = self.ds
-        d = haversine_m(lat, lon, ds.v_lat, ds.v_lon)
-        rows = np.flatnonzero(d <= ds.v_radius_m)
-        return rows, d[rows]
+        """(venue rows delivering to the point, their distances in metres), read-only.
+
+        Memoised per point: a page's batch asks for several strategies at one location.
+        """
+        return self._deliverable_at(float(lat), float(lon))
+
+    def _deliverable_uncached(self, lat: float, lon: float) -> tuple[np.ndarray, np.ndarray]:
+        d = self.geo.distances_m(lat, lon)
+        rows = np.flatnonzero(d <= self.ds.v_radius_m)
+        dist = d[rows]
+        rows.flags.writeable = False
+        dist.flags.writeable = False
+        return rows, dist
 
     def _open(self, rows: np.ndarray, req: CandidatesRequest) -> np.ndarray:
         city = city_for_location(req.location.lat, req.location.lon)
@@ -81,15 +116,21 @@ class Retrieval:
         rows: np.ndarray,
         base: np.ndarray,
         is_open: np.ndarray,
-        reasons: list[str | None],
+        reasons: Reasons,
         limit: int,
-    ) -> list[Candidate]:
-        """Open in (0.5, 1], closed in [0, 0.5]; best first; ties by id for stability."""
+    ) -> list[CandidateDict]:
+        """Open in (0.5, 1], closed in [0, 0.5]; best first; ties by id for stability.
+
+        ``reasons`` is asked only for the positions that make the cut.
+        """
         score = np.where(is_open, 0.5 + 0.5 * base, 0.5 * base)
         order = np.lexsort((rows, -score))[:limit]
+        ids = self.venue_ids
         return [
-            Candidate(id=venue_id(int(rows[k])), score=round(float(score[k]), 6), reason=reasons[k])
-            for k in order
+            {"id": ids[r], "score": round(s, 6), "reason": why}
+            for r, s, why in zip(
+                rows[order].tolist(), score[order].tolist(), reasons(order), strict=True
+            )
         ]
 
     # -- strategies
@@ -105,9 +146,11 @@ class Retrieval:
             RetrievalStrategy.BRANDS: self.brands,
             RetrievalStrategy.CATEGORIES: self.categories,
         }[req.strategy]
-        return CandidatesResponse(candidates=handler(req), source_version=self.source_version)
+        return CandidatesResponse.model_validate(
+            {"candidates": handler(req), "source_version": self.source_version}
+        )
 
-    def for_you(self, req: CandidatesRequest) -> list[Candidate]:
+    def for_you(self, req: CandidatesRequest) -> list[CandidateDict]:
         """Taste x quality x popularity for known users; broadly good venues otherwise."""
         rows, dist = self._deliverable(req.location.lat, req.location.lon)
         if len(rows) == 0:
@@ -117,10 +160,14 @@ class Retrieval:
         ds = self.ds
         if u is None:
             base = 0.6 * self.log_pop[rows] + 0.4 * self.rating[rows]
-            reasons: list[str | None] = [
-                "Popular near you" if self.log_pop[r] > 0.7 else "Highly rated" for r in rows
-            ]
-            return self._finish(rows, _norm(base), is_open, reasons, req.limit)
+            popular = self.log_pop[rows] > 0.7
+
+            def anonymous(order: np.ndarray) -> list[str | None]:
+                return [
+                    "Popular near you" if p else "Highly rated" for p in popular[order].tolist()
+                ]
+
+            return self._finish(rows, _norm(base), is_open, anonymous, req.limit)
         taste = _norm(self._taste(u, rows))
         ordered = self.w.user_venue[u, rows]
         same_brand = self._brand_orders(u, rows)
@@ -131,17 +178,28 @@ class Retrieval:
             + 0.15 * _norm(np.log1p(ordered + same_brand))
             - 0.05 * _norm(dist)
         )
-        reasons = []
         aff = self.w.user_affinity(u)
-        for k, r in enumerate(rows):
-            if ordered[k] > 0:
-                reasons.append(f"Because you ordered from {ds.v_name[r]}")
-            elif same_brand[k] > 0:
-                reasons.append(f"Because you ordered from {ds.b_name[ds.v_brand[r]]}")
-            else:
-                c = int(np.argmax(ds.v_cats[r] * aff))
-                reasons.append(f"Because you like {CATEGORY_NAMES[CATEGORY_SLUGS[c]]}")
-        return self._finish(rows, _norm(base), is_open, reasons, req.limit)
+
+        def known(order: np.ndarray) -> list[str | None]:
+            picked = rows[order]
+            liked = np.argmax(ds.v_cats[picked] * aff, axis=1).tolist()
+            out: list[str | None] = []
+            for r, o, b, c in zip(
+                picked.tolist(),
+                (ordered[order] > 0).tolist(),
+                (same_brand[order] > 0).tolist(),
+                liked,
+                strict=True,
+            ):
+                if o:
+                    out.append(self.ordered_from_venue[r])
+                elif b:
+                    out.append(self.ordered_from_brand[ds.v_brand[r]])
+                else:
+                    out.append(self.you_like[c])
+            return out
+
+        return self._finish(rows, _norm(base), is_open, known, req.limit)
 
     def _brand_orders(self, u: int, rows: np.ndarray) -> np.ndarray:
         """Orders of user ``u`` at *other* venues of the same brand as each row."""
@@ -152,7 +210,7 @@ class Retrieval:
         b = ds.v_brand[rows]
         return np.where(b >= 0, counts[b] - self.w.user_venue[u, rows], 0.0)
 
-    def order_again(self, req: CandidatesRequest) -> list[Candidate]:
+    def order_again(self, req: CandidatesRequest) -> list[CandidateDict]:
         """Venues the user ordered from (by frequency and recency) that deliver here."""
         u = self._user(req.user_id)
         if u is None:
@@ -163,19 +221,21 @@ class Retrieval:
         if len(rows) == 0:
             return []
         ds = self.ds
-        mine = ds.o_user == u
-        mine &= self.w.train
+        mine = self.user_orders[self.user_orders_at[u] : self.user_orders_at[u + 1]]
         last = np.full(ds.n_venues, 10_000)
         np.minimum.at(last, ds.o_venue[mine], ds.o_day_back[mine])
         recency = 1.0 / (1.0 + last[rows] / 14.0)
         base = _norm(0.6 * _norm(np.log1p(counts)) + 0.4 * recency)
-        reasons: list[str | None] = [
-            f"You ordered here {int(c)} times" if c > 1 else "You ordered here before"
-            for c in counts
-        ]
-        return self._finish(rows, base, self._open(rows, req), reasons, req.limit)
 
-    def new(self, req: CandidatesRequest) -> list[Candidate]:
+        def times(order: np.ndarray) -> list[str | None]:
+            return [
+                f"You ordered here {int(c)} times" if c > 1 else "You ordered here before"
+                for c in counts[order].tolist()
+            ]
+
+        return self._finish(rows, base, self._open(rows, req), times, req.limit)
+
+    def new(self, req: CandidatesRequest) -> list[CandidateDict]:
         """Venues created in the last 30 days, by freshness, quality and taste."""
         rows, _ = self._deliverable(req.location.lat, req.location.lon)
         rows = rows[self.ds.v_created_days[rows] < NEW_VENUE_DAYS]
@@ -184,19 +244,21 @@ class Retrieval:
         fresh = 1 - self.ds.v_created_days[rows] / NEW_VENUE_DAYS
         u = self._user(req.user_id)
         base = 0.3 * fresh + 0.3 * self.rating[rows] + 0.4 * _norm(self._taste(u, rows))
-        reasons: list[str | None] = ["New on the app"] * len(rows)
-        return self._finish(rows, _norm(base), self._open(rows, req), reasons, req.limit)
+        return self._finish(rows, _norm(base), self._open(rows, req), _new_on_the_app, req.limit)
 
-    def nearby(self, req: CandidatesRequest) -> list[Candidate]:
+    def nearby(self, req: CandidatesRequest) -> list[CandidateDict]:
         """Closest deliverable venues first."""
         rows, dist = self._deliverable(req.location.lat, req.location.lon)
         if len(rows) == 0:
             return []
         base = 1 - dist / max(float(dist.max()), 1.0)
-        reasons: list[str | None] = [f"{d / 1000:.1f} km away" for d in dist]
-        return self._finish(rows, base, self._open(rows, req), reasons, req.limit)
 
-    def category(self, req: CandidatesRequest) -> list[Candidate]:
+        def away(order: np.ndarray) -> list[str | None]:
+            return [f"{d / 1000:.1f} km away" for d in dist[order].tolist()]
+
+        return self._finish(rows, base, self._open(rows, req), away, req.limit)
+
+    def category(self, req: CandidatesRequest) -> list[CandidateDict]:
         """Deliverable venues of ``category``; unknown/missing category → empty."""
         c = CATEGORY_INDEX.get(req.category or "")
         if c is None:
@@ -214,14 +276,17 @@ class Retrieval:
             + 0.15 * _norm(np.log1p(ordered))
             + 0.1 * (1 - _norm(dist))
         )
-        name = CATEGORY_NAMES[CATEGORY_SLUGS[c]]
-        reasons: list[str | None] = [
-            f"Because you ordered from {self.ds.v_name[r]}" if o > 0 else f"Popular in {name}"
-            for r, o in zip(rows, ordered, strict=True)
-        ]
-        return self._finish(rows, _norm(base), self._open(rows, req), reasons, req.limit)
+        popular_in = f"Popular in {CATEGORY_NAMES[CATEGORY_SLUGS[c]]}"
 
-    def co_purchase(self, req: CandidatesRequest) -> list[Candidate]:
+        def ordered_or_popular(order: np.ndarray) -> list[str | None]:
+            return [
+                self.ordered_from_venue[r] if o else popular_in
+                for r, o in zip(rows[order].tolist(), (ordered[order] > 0).tolist(), strict=True)
+            ]
+
+        return self._finish(rows, _norm(base), self._open(rows, req), ordered_or_popular, req.limit)
+
+    def co_purchase(self, req: CandidatesRequest) -> list[CandidateDict]:
         """Items bought together with the cart's items, same venue, never the cart items.
 
         Scored by co-occurrence lift-ish counts summed over the cart; the venue's other
@@ -251,7 +316,7 @@ class Retrieval:
             s = counts / denom
             off = others - v * ITEMS_PER_VENUE
             score[off] += s
-            for o, val in zip(off, s, strict=True):
+            for o, val in zip(off.tolist(), s.tolist(), strict=True):
                 if val > best[o]:
                     best[o], because[o] = val, ci
         pop = _norm(np.log1p(self.w.item_pop[venue_items]))
@@ -259,20 +324,18 @@ class Retrieval:
         in_cart = np.isin(venue_items, np.array(cart, dtype=np.int64))
         keep = np.flatnonzero(~in_cart)
         keep = keep[np.lexsort((keep, -final[keep]))][: req.limit]
-        out = []
-        for k in keep:
+        out: list[CandidateDict] = []
+        for k, s in zip(keep.tolist(), final[keep].tolist(), strict=True):
             if because[k] >= 0:
                 reason = f"Popular with people who bought {ds.it_name[because[k]]}"
             else:
                 reason = f"Popular at {ds.v_name[v]}"
             out.append(
-                Candidate(
-                    id=item_id(int(venue_items[k])), score=round(float(final[k]), 6), reason=reason
-                )
+                {"id": item_id(v * ITEMS_PER_VENUE + k), "score": round(s, 6), "reason": reason}
             )
         return out
 
-    def venue_items(self, req: CandidatesRequest) -> list[Candidate]:
+    def venue_items(self, req: CandidatesRequest) -> list[CandidateDict]:
         """Items of ``venue_id``: popular ones, boosted by the user's own past purchases."""
         ds = self.ds
         v = parse_id(req.venue_id, "v", ds.n_venues)
@@ -285,45 +348,53 @@ class Retrieval:
         score = _norm(0.6 * pop + 0.4 * _norm(np.log1p(mine)) + 0.05 * (ds.it_role[items] == 0))
         order = np.lexsort((items, -score))[: req.limit]
         return [
-            Candidate(
-                id=item_id(int(items[k])),
-                score=round(float(score[k]), 6),
-                reason="You ordered this before"
-                if mine[k] > 0
-                else ("Popular" if pop[k] > 0.6 else None),
+            {
+                "id": item_id(i),
+                "score": round(s, 6),
+                "reason": "You ordered this before" if m else ("Popular" if p else None),
+            }
+            for i, s, m, p in zip(
+                items[order].tolist(),
+                score[order].tolist(),
+                (mine[order] > 0).tolist(),
+                (pop[order] > 0.6).tolist(),
+                strict=True,
             )
-            for k in order
         ]
 
-    def brands(self, req: CandidatesRequest) -> list[Candidate]:
+    def brands(self, req: CandidatesRequest) -> list[CandidateDict]:
         """Brands with at least one venue delivering here, by popularity and the user."""
         ds = self.ds
         rows, _ = self._deliverable(req.location.lat, req.location.lon)
         rows = rows[ds.v_brand[rows] >= 0]
         if len(rows) == 0:
             return []
-        brands = np.unique(ds.v_brand[rows])
-        pop = np.zeros(ds.n_brands)
-        np.add.at(pop, ds.v_brand[rows], self.w.venue_pop[rows])
+        rb = ds.v_brand[rows]
+        brands = np.unique(rb)
+        # bincount adds in input order, as np.add.at did: the same sums
+        pop = np.bincount(rb, weights=self.w.venue_pop[rows], minlength=ds.n_brands)
         u = self._user(req.user_id)
         mine = np.zeros(ds.n_brands)
         if u is not None:
-            has = ds.v_brand >= 0
-            np.add.at(mine, ds.v_brand[has], self.w.user_venue[u, has])
+            has = self.has_brand
+            mine = np.bincount(
+                ds.v_brand[has], weights=self.w.user_venue[u, has], minlength=ds.n_brands
+            )
         score = _norm(0.6 * _norm(np.log1p(pop[brands])) + 0.4 * _norm(np.log1p(mine[brands])))
         order = np.lexsort((brands, -score))[: req.limit]
+        picked = brands[order]
         return [
-            Candidate(
-                id=brand_id(int(brands[k])),
-                score=round(float(score[k]), 6),
-                reason=f"Because you ordered from {ds.b_name[brands[k]]}"
-                if mine[brands[k]] > 0
-                else None,
+            {
+                "id": brand_id(b),
+                "score": round(s, 6),
+                "reason": self.ordered_from_brand[b] if m else None,
+            }
+            for b, s, m in zip(
+                picked.tolist(), score[order].tolist(), (mine[picked] > 0).tolist(), strict=True
             )
-            for k in order
         ]
 
-    def categories(self, req: CandidatesRequest) -> list[Candidate]:
+    def categories(self, req: CandidatesRequest) -> list[CandidateDict]:
         """Category slugs with deliverable venues, by the user's taste and local demand."""
         ds = self.ds
         rows, _ = self._deliverable(req.location.lat, req.location.lon)
@@ -335,15 +406,18 @@ class Retrieval:
         aff = self.w.user_affinity(u)
         score = _norm(0.5 * _norm(np.log1p(local[present])) + 0.5 * _norm(aff[present]))
         order = np.lexsort((present, -score))[: req.limit]
-        out = []
-        for k in order:
-            c = int(present[k])
-            liked = u is not None and self.w.user_cat[u, c] > 0
-            reason = f"Because you like {CATEGORY_NAMES[CATEGORY_SLUGS[c]]}" if liked else None
-            out.append(
-                Candidate(id=CATEGORY_SLUGS[c], score=round(float(score[k]), 6), reason=reason)
-            )
-        return out
+        picked = present[order]
+        liked = (
+            (self.w.user_cat[u, picked] > 0).tolist() if u is not None else [False] * len(picked)
+        )
+        return [
+            {
+                "id": CATEGORY_SLUGS[c],
+                "score": round(s, 6),
+                "reason": self.you_like[c] if k else None,
+            }
+            for c, s, k in zip(picked.tolist(), score[order].tolist(), liked, strict=True)
+        ]
 
     # -- demo-only: held-out orders for the gateway's offline evaluation
     def holdout(self, limit: int) -> list[dict[str, object]]:
@@ -369,6 +443,10 @@ class Retrieval:
                 }
             )
         return out
+
+
+def _new_on_the_app(order: np.ndarray) -> list[str | None]:
+    return ["New on the app"] * len(order)
 
 
 @functools.cache
