@@ -9,8 +9,9 @@ routing, request validation, fault middleware, the model, response serialisation
 The requests are the ones a gateway sends while it builds pages for *new viewers* (nothing
 cached): for each demo user of ``bench.load.demo_users`` at home, at an hour of the day
 varied per user, the Discovery page's retrieval batch (``categories``, ``for_you``,
-``order_again``, ``new``, ``brands``), its three rank calls (categories, venues, brands),
-its two bandit decisions (banners, section order) and its catalog batches; and for the other
+``order_again``, ``new``, ``brands``), its three rank requests (categories, venues, brands)
+one by one and as one ``/v1/rank:batch``, its two bandit decisions (banners, section order)
+one by one and as one ``/v1/decide:batch``, and its catalog batches; and for the other
 surfaces the category listing (``category``, limit 500), the venue page (``venue_items``,
 items ranked, ``/v1/popular``) and the cart (``co_purchase``). Shapes and sizes were taken
 from a gateway's real calls (limits 36/60, 16-21 categories, 30-45 venues, 7-11 brands).
@@ -43,6 +44,16 @@ from fastapi import FastAPI
 BACKENDS = ("retrieval", "ranking", "bandit", "catalog", "popularity")
 #: A fixed date: requests (and so answers) do not depend on the day the bench runs.
 DAY = datetime(2026, 11, 26)
+#: The Discovery sections the gateway asks the bandit to order.
+SECTIONS = [
+    "banners",
+    "categories",
+    "for_you",
+    "order_again",
+    "popular_near_you",
+    "new_on_the_app",
+    "brands",
+]
 
 
 @dataclass(frozen=True)
@@ -149,18 +160,20 @@ def workload(n_users: int = 200, seed: int = 5, skip: int = 0) -> list[Call]:
         assert v is not None
         items = [item_id(v * ITEMS_PER_VENUE + k) for k in range(ITEMS_PER_VENUE)]
         batch = "POST /v1/candidates:batch"
+        decisions = [
+            decide("discovery.banners", [f"bn-{city.code}-{k}" for k in range(1, 6)]),
+            decide("discovery.section_order", SECTIONS),
+        ]
+        ranks = [rank("category", cats), rank("venue", venues), rank("brand", brands)]
         calls += [
             Call("retrieval", f"{batch} discovery", "POST", "/v1/candidates:batch",
                  body={"requests": discovery}),
-            decide("discovery.banners", [f"bn-{city.code}-{k}" for k in range(1, 6)]),
-            decide(
-                "discovery.section_order",
-                ["banners", "categories", "for_you", "order_again", "popular_near_you",
-                 "new_on_the_app", "brands"],
-            ),
-            rank("category", cats),
-            rank("venue", venues),
-            rank("brand", brands),
+            *decisions,
+            Call("bandit", "POST /v1/decide:batch discovery", "POST", "/v1/decide:batch",
+                 body={"requests": [d.body for d in decisions]}),
+            *ranks,
+            Call("ranking", "POST /v1/rank:batch discovery", "POST", "/v1/rank:batch",
+                 body={"requests": [r.body for r in ranks]}),
             Call("catalog", "POST /v1/venues:batchGet", "POST", "/v1/venues:batchGet",
                  body={"ids": venues}),
             Call("catalog", "POST /v1/brands:batchGet", "POST", "/v1/brands:batchGet",
