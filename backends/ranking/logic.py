@@ -29,14 +29,18 @@ import numpy as np
 
 from backends.config import cache_root
 from backends.dataset import (
+    CATEGORY_INDEX,
     CITIES,
     CITY_BY_ID,
     DATASET_VERSION,
     ITEMS_PER_VENUE,
     atomic_pickle,
+    brand_id,
     file_lock,
     haversine_m,
+    item_id,
     parse_id,
+    venue_id,
 )
 from backends.world import (
     World,
@@ -46,7 +50,7 @@ from backends.world import (
     time_bucket,
     week_slot,
 )
-from clients.contracts import EntityKind, RankRequest, RankResponse, ScoredId
+from clients.contracts import EntityKind, RankRequest, RankResponse
 
 #: Bump when features or training change: it keys the model cache.
 MODEL_VERSION = "2"
@@ -196,14 +200,49 @@ class TreeEnsemble:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """P(order) per row: every tree traversed at once, one numpy step per depth level."""
-        n = x.shape[0]
+        return CompiledTrees(self).predict(x)
+
+
+class CompiledTrees:
+    """A :class:`TreeEnsemble` laid out for serving; predicts exactly what it does.
+
+    Leaves point to themselves (so a row that reached one stays without an ``is_leaf``
+    test) and a node's children sit side by side (``child[2 * node + go_right]``), so a
+    level is a handful of flat gathers. Rows with a NaN take the general path, where the
+    node's ``missing_left`` decides. The leaf values are summed tree by tree as before.
+    """
+
+    def __init__(self, trees: TreeEnsemble) -> None:
+        leaf = trees.is_leaf
+        nodes = np.arange(len(leaf), dtype=np.int64)
+        self.trees = trees
+        self.feature = np.where(leaf, 0, trees.feature).astype(np.intp)
+        self.threshold = np.where(leaf, 0.0, trees.threshold)
+        left = np.where(leaf, nodes, trees.left)
+        right = np.where(leaf, nodes, trees.right)
+        self.child = np.stack([left, right], axis=1).ravel().astype(np.intp)
+        self.missing_right = np.where(leaf, False, ~trees.missing_left)
+        self.roots = trees.roots.astype(np.intp)
+        self.value = trees.value
+        self.baseline = trees.baseline
+        # root depth is 0, so ``depth`` steps reach the deepest leaf
+        self.steps = trees.depth
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        n, n_features = x.shape
+        flat = np.ascontiguousarray(x, dtype=np.float64).ravel()
+        has_nan = bool(np.isnan(flat).any())
+        offsets = np.arange(n, dtype=np.intp) * n_features
         idx = np.repeat(self.roots[:, None], n, axis=1)
-        cols = np.arange(n)[None, :]
-        for _ in range(self.depth + 1):
-            vals = x[cols, self.feature[idx]]
-            go_left = np.where(np.isnan(vals), self.missing_left[idx], vals <= self.threshold[idx])
-            nxt = np.where(go_left, self.left[idx], self.right[idx])
-            idx = np.where(self.is_leaf[idx], idx, nxt)
+        for _ in range(self.steps):
+            vals = flat[self.feature[idx] + offsets]
+            go_right = vals > self.threshold[idx]
+            if has_nan:
+                missing = np.isnan(vals)
+                go_right = np.where(missing, self.missing_right[idx], go_right)
+            idx *= 2
+            idx += go_right
+            idx = self.child[idx]
         raw = self.value[idx].sum(0) + self.baseline
         return 1.0 / (1.0 + np.exp(-raw))
 
@@ -393,15 +432,43 @@ def load_or_train(w: World, *, retrain: bool = False) -> ModelBundle:
 
 
 class Ranker:
-    """Scores candidates of any kind; venues with the trained model of the variant."""
+    """Scores candidates of any kind; venues with the trained model of the variant.
+
+    Everything that does not depend on the request is prepared here: id → row tables,
+    the venues' static feature columns and radians, per-city popularity terms, and the
+    models in their serving layout (:class:`CompiledTrees`).
+    """
 
     def __init__(self, world: World, bundle: ModelBundle) -> None:
         self.w = world
-        self.ds = world.ds
+        ds = self.ds = world.ds
         self.t = feature_tables(world)
         self.bundle = bundle
         self.item_log_pop = np.log1p(world.item_pop)
         self.data_hash = self.ds.fingerprint[:6]
+        self.predictors = {
+            name: (CompiledTrees(m) if isinstance(m, TreeEnsemble) else m).predict
+            for name, m in bundle.models.items()
+        }
+        self.venue_rows = {venue_id(v): v for v in range(ds.n_venues)}
+        self.item_rows = {item_id(i): i for i in range(ds.n_items)}
+        self.brand_rows = {brand_id(b): b for b in range(ds.n_brands)}
+        self.serving = ServingFeatures(world, self.t)
+        # per city (index; None = no city): normalised log popularity of brands, categories
+        self.brand_lp: dict[int | None, np.ndarray] = {}
+        self.category_lp: dict[int | None, np.ndarray] = {}
+        for ci in [*range(len(CITIES)), None]:
+            pop = world.brand_pop_city[ci] if ci is not None else world.brand_pop_city.sum(0)
+            self.brand_lp[ci] = np.log1p(pop) / (np.log1p(pop).max() + 1e-9)
+            pop = world.cat_pop_city[ci] if ci is not None else world.cat_pop_city.sum(0)
+            self.category_lp[ci] = np.log1p(pop) / (np.log1p(pop).max() + 1e-9)
+
+    def _rows(
+        self, ids: list[str], table: dict[str, int], prefix: str, count: int
+    ) -> list[int | None]:
+        """Row per id (None = unknown), as :func:`parse_id` reads it; canonical ids by table."""
+        get = table.get
+        return [r if (r := get(i)) is not None else parse_id(i, prefix, count) for i in ids]
 
     def variant(self, name: str | None) -> str:
         name = name or DEFAULT_VARIANT
@@ -437,38 +504,40 @@ class Ranker:
         else:
             scores = np.full(len(ids), 0.5)
             version = f"{kind.value}-uniform-{variant}"
-        return RankResponse(
-            scores=[
-                ScoredId(id=i, score=round(float(s), 6)) for i, s in zip(ids, scores, strict=True)
-            ],
-            model_version=version,
+        return RankResponse.model_validate(
+            {
+                "scores": [
+                    {"id": i, "score": round(s, 6)}
+                    for i, s in zip(ids, scores.tolist(), strict=True)
+                ],
+                "model_version": version,
+            }
         )
 
     def _venues(
         self, ids: list[str], variant: str, u: int, req: RankRequest, weekday: int, minute: int
     ) -> np.ndarray:
-        rows = np.array([parse_id(i, "v", self.ds.n_venues) for i in ids], dtype=object)
-        known = np.array([r is not None for r in rows], dtype=bool)
+        rows = self._rows(ids, self.venue_rows, "v", self.ds.n_venues)
+        found = [r for r in rows if r is not None]
         out = np.zeros(len(ids))
-        if not known.any():
+        if not found:
             return out
-        v = rows[known].astype(np.int64)
-        n = len(v)
-        x = venue_features(
-            self.w,
-            self.t,
-            np.full(n, u, dtype=np.int64),
-            v,
-            np.full(n, req.context.location.lat),
-            np.full(n, req.context.location.lon),
-            np.full(n, weekday),
-            np.full(n, minute),
+        x = self.serving.venues(
+            u,
+            np.array(found, dtype=np.int64),
+            req.context.location.lat,
+            req.context.location.lon,
+            weekday,
+            minute,
         )
-        out[known] = self.bundle.models[variant].predict(x)
+        scores = self.predictors[variant](x)
+        if len(found) == len(ids):
+            return scores
+        out[[r is not None for r in rows]] = scores
         return out
 
     def _items(self, ids: list[str], variant: str, u: int) -> np.ndarray:
-        rows = [parse_id(i, "i", self.ds.n_items) for i in ids]
+        rows = self._rows(ids, self.item_rows, "i", self.ds.n_items)
         known = np.array([r is not None for r in rows], dtype=bool)
         out = np.zeros(len(ids))
         if not known.any():
@@ -483,26 +552,91 @@ class Ranker:
 
     def _brands(self, ids: list[str], variant: str, u: int, city: object) -> np.ndarray:
         ds = self.ds
-        rows = [parse_id(i, "b", ds.n_brands) for i in ids]
-        ci = next((k for k, c in enumerate(CITIES) if c is city), None)
-        pop = self.w.brand_pop_city[ci] if ci is not None else self.w.brand_pop_city.sum(0)
-        lp = np.log1p(pop) / (np.log1p(pop).max() + 1e-9)
+        rows = self._rows(ids, self.brand_rows, "b", ds.n_brands)
+        lp = self.brand_lp[_city_index(city)]
         mine = np.log1p(self.t.user_brand[u, : ds.n_brands]) if u >= 0 else np.zeros(ds.n_brands)
         wm = 0.5 if variant == "control" else 0.3
-        score = (1 - wm) * lp + wm * np.minimum(mine, 1.0)
+        score = ((1 - wm) * lp + wm * np.minimum(mine, 1.0)).tolist()
         return np.array([score[r] if r is not None else 0.0 for r in rows])
 
     def _categories(self, ids: list[str], variant: str, u: int, city: object) -> np.ndarray:
-        from backends.dataset import CATEGORY_INDEX
-
-        ci = next((k for k, c in enumerate(CITIES) if c is city), None)
-        pop = self.w.cat_pop_city[ci] if ci is not None else self.w.cat_pop_city.sum(0)
-        lp = np.log1p(pop) / (np.log1p(pop).max() + 1e-9)
+        lp = self.category_lp[_city_index(city)]
         aff = self.w.user_affinity(u if u >= 0 and self.w.user_n[u] > 0 else None)
         aff = aff / aff.max()
         wa = 0.6 if variant == "control" else 0.4
-        score = (1 - wa) * lp + wa * aff
-        return np.array([score[CATEGORY_INDEX[i]] if i in CATEGORY_INDEX else 0.0 for i in ids])
+        score = ((1 - wa) * lp + wa * aff).tolist()
+        at = CATEGORY_INDEX.get
+        return np.array([score[c] if (c := at(i)) is not None else 0.0 for i in ids])
+
+
+def _city_index(city: object) -> int | None:
+    return next((k for k, c in enumerate(CITIES) if c is city), None)
+
+
+class ServingFeatures:
+    """:func:`venue_features` for one request: one viewer, place and time, many venues.
+
+    The same numbers as the general function (the same operations on the same dtypes, the
+    viewer's terms computed once instead of once per row), with the venues' static columns
+    and radians prepared at start-up. ``tests/backends/test_ranking.py`` checks it against
+    :func:`venue_features` bit for bit.
+    """
+
+    def __init__(self, w: World, t: FeatureTables) -> None:
+        ds = w.ds
+        self.w, self.t, self.ds = w, t, ds
+        self.static = np.zeros((ds.n_venues, len(FEATURES)), dtype=np.float64)
+        self.static[:, 6] = ds.v_rating
+        self.static[:, 7] = t.log_pop
+        self.static[:, 11] = ds.v_delivery_min
+        self.static[:, 12] = ds.v_price
+        self.has_brand = ds.v_brand >= 0
+        self.brand_col = np.where(self.has_brand, ds.v_brand, ds.n_brands)
+        self.lat_rad = np.radians(ds.v_lat)
+        self.cos_lat = np.cos(self.lat_rad)
+        self.mean_price = np.float32(t.mean_price)  # np.where made it float32 in the arrays
+        self.zero32 = np.float32(0.0)
+        self.no_cats = np.zeros(w.user_cat.shape[1], dtype=w.user_cat.dtype)
+
+    def venues(
+        self, u: int, v: np.ndarray, lat: float, lon: float, weekday: int, minute: int
+    ) -> np.ndarray:
+        """Feature matrix of venue rows ``v`` for user row ``u`` (-1 = anonymous)."""
+        w, t, ds = self.w, self.t, self.ds
+        n = len(v)
+        if u >= 0:
+            uc = w.user_cat[u]
+            un = np.maximum(w.user_n[u], 0)
+            uv = w.user_venue[u, v]
+            ub = t.user_brand[u, self.brand_col[v]]
+            ps = t.user_price_sum[u]
+        else:
+            uc, un, ps = self.no_cats, self.zero32, self.zero32
+            uv = ub = np.zeros(n, dtype=np.float32)
+        aff = (uc + 2.0 * w.cat_share) / (un + 2.0)
+        has_brand = self.has_brand[v]
+        brand_other = np.where(has_brand, np.maximum(ub - uv, 0), 0.0)
+        user_price = ps / np.maximum(un, 1) if un > 0 else self.mean_price
+        # haversine_m_pairs with the viewer's side computed once
+        p1 = np.radians(lat)
+        a = (
+            np.sin((self.lat_rad[v] - p1) / 2) ** 2
+            + np.cos(p1) * self.cos_lat[v] * np.sin(np.radians(ds.v_lon[v] - lon) / 2) ** 2
+        )
+        dist = 2 * 6_371_000.0 * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+        bucket = int(time_bucket(minute))
+        slot = weekday * 96 + minute // 15
+        x = self.static[v]
+        x[:, 0] = (ds.v_cats[v] * aff).max(1)
+        x[:, 1] = np.log1p(np.maximum(uv, 0))
+        x[:, 2] = np.log1p(brand_other)
+        x[:, 3] = np.abs(ds.v_price[v] - user_price)
+        x[:, 4] = dist / 1000
+        x[:, 5] = dist / ds.v_radius_m[v]
+        x[:, 8] = w.venue_bucket[v, bucket]
+        x[:, 9] = ds.v_open[v, slot]
+        x[:, 10] = np.log1p(un)
+        return x
 
 
 @functools.cache
