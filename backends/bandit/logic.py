@@ -9,6 +9,13 @@ it got, estimated by Monte Carlo re-runs of the same policy (the actual draw inc
 the estimate is never 0). Off-policy evaluation re-weights logged rewards by them.
 
 State is in memory (a reference backend); decisions are kept in a bounded LRU.
+
+Cost per decision: the Monte Carlo re-runs (``mc_samples`` Beta draws per arm from the
+process-wide generator) are the model and stay as they are, draw for draw; around them the
+posterior is plain float arithmetic over a handful of arms (numpy's per-call overhead costs
+more than the maths there), the sticky Thompson draw is memoised per viewer and hour while
+nothing is learned (it is a pure function of that key), and journal lines are encoded once
+with orjson when that gives the very bytes ``json.dumps`` would.
 """
 
 from __future__ import annotations
@@ -22,9 +29,10 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
+import orjson
 
 from backends.world import city_for_location
-from clients.contracts import Arm, DecideRequest, DecideResponse, RewardRequest
+from clients.contracts import DecideRequest, DecideResponse, RewardRequest
 
 POLICY_VERSION = "ts-hier-beta-v1"
 #: Caps on how many pseudo-observations a parent level contributes as prior.
@@ -32,6 +40,8 @@ CITY_PRIOR_STRENGTH = 20.0
 USER_PRIOR_STRENGTH = 10.0
 MAX_DECISIONS = 200_000
 MAX_EVENTS = 500_000
+#: Sticky Thompson orderings remembered (viewer x hour x decision point x arms).
+MAX_STICKY = 50_000
 
 
 class UnknownDecisionError(KeyError):
@@ -67,6 +77,7 @@ class Bandit:
         self.arms_seen: defaultdict[str, set[str]] = defaultdict(set)
         self.decisions: OrderedDict[str, Decision] = OrderedDict()
         self.events: OrderedDict[str, None] = OrderedDict()
+        self._sticky: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
         # An append-only journal of decisions and counted rewards: a restarted bandit
         # replays it, so rewards for decisions made before a crash still count (once).
         self._journal: IO[str] | None = None
@@ -78,7 +89,7 @@ class Bandit:
 
     def _write(self, record: dict[str, object]) -> None:
         if self._journal is not None:
-            self._journal.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self._journal.write(_journal_line(record))
             self._journal.flush()
 
     def _replay(self, journal: Path) -> None:
@@ -111,26 +122,37 @@ class Bandit:
     def posterior(
         self, decision_point: str, arms: list[str], city: str, user_id: str | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(alpha, beta) per arm at the most specific level available."""
-        g = np.array([self.counts.get(("global", "", decision_point, a), [0.0, 0.0]) for a in arms])
-        c = np.array([self.counts.get(("city", city, decision_point, a), [0.0, 0.0]) for a in arms])
-        a, b = 1.0 + g[:, 0], 1.0 + g[:, 1]
-        a, b = _shrink(a, b, CITY_PRIOR_STRENGTH, c)
-        if user_id:
-            u = np.array(
-                [self.counts.get(("user", user_id, decision_point, x), [0.0, 0.0]) for x in arms]
+        """(alpha, beta) per arm at the most specific level available.
+
+        Plain floats: the same IEEE operations numpy did on arrays of a few arms, without
+        numpy's per-call overhead.
+        """
+        counts = self.counts.get
+        none = (0.0, 0.0)
+        alpha: list[float] = []
+        beta: list[float] = []
+        for arm in arms:
+            gs, gf = counts(("global", "", decision_point, arm), none)
+            a, b = _shrink(
+                1.0 + gs,
+                1.0 + gf,
+                CITY_PRIOR_STRENGTH,
+                counts(("city", city, decision_point, arm), none),
             )
-            a, b = _shrink(a, b, USER_PRIOR_STRENGTH, u)
-        return a, b
+            if user_id:
+                a, b = _shrink(
+                    a, b, USER_PRIOR_STRENGTH, counts(("user", user_id, decision_point, arm), none)
+                )
+            alpha.append(a)
+            beta.append(b)
+        return np.array(alpha), np.array(beta)
 
     # -- decisions
     def decide(self, req: DecideRequest) -> DecideResponse:
         arms = list(dict.fromkeys(req.arms))
         city = req.context.city or _city_id(req.context.location.lat, req.context.location.lon)
         a, b = self.posterior(req.decision_point, arms, city, req.user_id)
-        rng = self._sticky_rng(req, city)
-        theta = rng.beta(a, b)
-        ranking = np.argsort(-theta, kind="stable")
+        ranking = self._sticky_ranking(req, city, arms, a, b)
         m = max(50, min(self.mc_samples, 40_000 // max(len(arms), 1)))
         sims = np.argsort(-self.rng.beta(a, b, size=(m, len(arms))), axis=1)
         same = (sims == ranking[None, :]).sum(0)  # per position: re-runs agreeing with ours
@@ -148,14 +170,45 @@ class Bandit:
                 "arms": arms,
             }
         )
-        return DecideResponse(
-            decision_id=decision_id,
-            ranking=[
-                Arm(arm=arms[k], propensity=float(p))
-                for k, p in zip(ranking, propensity, strict=True)
-            ],
-            policy_version=POLICY_VERSION,
+        return DecideResponse.model_validate(
+            {
+                "decision_id": decision_id,
+                "ranking": [
+                    {"arm": arms[k], "propensity": p}
+                    for k, p in zip(ranking.tolist(), propensity.tolist(), strict=True)
+                ],
+                "policy_version": POLICY_VERSION,
+            }
         )
+
+    def _sticky_ranking(
+        self, req: DecideRequest, city: str, arms: list[str], a: np.ndarray, b: np.ndarray
+    ) -> np.ndarray:
+        """The Thompson ordering of the arms, drawn from :meth:`_sticky_rng`.
+
+        Memoised: the draw is a function of the generator's key and of the posterior, and
+        the posterior of a decision point only changes when a reward for it is counted, which
+        bumps ``updates[point]``, part of the key. So the same key means the same draw.
+        """
+        key = (
+            req.decision_point,
+            req.user_id,
+            city,
+            req.context.local_time[:13],
+            self.updates[req.decision_point],
+            tuple(arms),
+        )
+        ranking = self._sticky.get(key)
+        if ranking is not None:
+            self._sticky.move_to_end(key)
+            return ranking
+        theta = self._sticky_rng(req, city).beta(a, b)
+        ranking = np.argsort(-theta, kind="stable")
+        ranking.flags.writeable = False
+        self._sticky[key] = ranking
+        if len(self._sticky) > MAX_STICKY:
+            self._sticky.popitem(last=False)
+        return ranking
 
     def _sticky_rng(self, req: DecideRequest, city: str) -> np.random.Generator:
         """The Thompson draw's generator, seeded by who/where/which hour and the posterior.
@@ -218,13 +271,28 @@ class Bandit:
 
 
 def _shrink(
-    a: np.ndarray, b: np.ndarray, strength: float, counts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Child posterior: parent mean as prior with at most ``strength`` pseudo-counts."""
-    k = np.minimum(a + b, strength)
+    a: float, b: float, strength: float, counts: tuple[float, float] | list[float]
+) -> tuple[float, float]:
+    """Child posterior of one arm: parent mean as prior with at most ``strength``
+    pseudo-counts, plus the child's own (successes, failures)."""
+    k = min(a + b, strength)
     mean = a / (a + b)
     # Floor keeps Beta parameters away from 0 after many one-sided rewards.
-    return np.maximum(mean * k + counts[:, 0], 0.1), np.maximum((1 - mean) * k + counts[:, 1], 0.1)
+    return max(mean * k + counts[0], 0.1), max((1 - mean) * k + counts[1], 0.1)
+
+
+def _journal_line(record: dict[str, object]) -> str:
+    """``json.dumps(record, separators=(",", ":"))`` and a newline, byte for byte.
+
+    orjson writes the same bytes for ASCII text (it never escapes DEL or non-ASCII, which
+    ``json.dumps`` does) without floats (it spells some exponents differently): decision
+    records qualify; anything else goes through ``json.dumps``.
+    """
+    if "reward" not in record:
+        line = orjson.dumps(record)
+        if line.isascii() and b"\x7f" not in line:
+            return line.decode() + "\n"
+    return json.dumps(record, separators=(",", ":")) + "\n"
 
 
 def _city_id(lat: float, lon: float) -> str:
