@@ -78,6 +78,13 @@ class Retrieval:
         self.user_orders_at = np.searchsorted(
             ds.o_user[self.user_orders], np.arange(ds.n_users + 1)
         )
+        # training orders per (user, brand); the last column counts unbranded venues. Sums
+        # of whole numbers, so exactly what adding them up per request gave.
+        users, venues = np.nonzero(world.user_venue)
+        self.user_brand_orders = np.zeros((ds.n_users, ds.n_brands + 1))
+        np.add.at(
+            self.user_brand_orders, (users, ds.v_brand[venues]), world.user_venue[users, venues]
+        )
         self._deliverable_at = functools.lru_cache(maxsize=1024)(self._deliverable_uncached)
 
     # -- shared helpers
@@ -135,6 +142,13 @@ class Retrieval:
 
     # -- strategies
     def candidates(self, req: CandidatesRequest) -> CandidatesResponse:
+        """The answer to one ``POST /v1/candidates`` request."""
+        return CandidatesResponse.model_validate(self.candidates_payload(req))
+
+    def candidates_payload(self, req: CandidatesRequest) -> dict[str, Any]:
+        """:meth:`candidates` as plain JSON-ready data, fields in contract order: what
+        ``backends.server.json_response`` writes is the very bytes the model would serialise
+        to, without building a model per candidate."""
         handler = {
             RetrievalStrategy.FOR_YOU: self.for_you,
             RetrievalStrategy.ORDER_AGAIN: self.order_again,
@@ -146,9 +160,7 @@ class Retrieval:
             RetrievalStrategy.BRANDS: self.brands,
             RetrievalStrategy.CATEGORIES: self.categories,
         }[req.strategy]
-        return CandidatesResponse.model_validate(
-            {"candidates": handler(req), "source_version": self.source_version}
-        )
+        return {"candidates": handler(req), "source_version": self.source_version}
 
     def for_you(self, req: CandidatesRequest) -> list[CandidateDict]:
         """Taste x quality x popularity for known users; broadly good venues otherwise."""
@@ -203,11 +215,8 @@ class Retrieval:
 
     def _brand_orders(self, u: int, rows: np.ndarray) -> np.ndarray:
         """Orders of user ``u`` at *other* venues of the same brand as each row."""
-        ds = self.ds
-        ordered_rows = np.flatnonzero(self.w.user_venue[u] > 0)
-        counts = np.zeros(ds.n_brands + 1)
-        np.add.at(counts, ds.v_brand[ordered_rows], self.w.user_venue[u, ordered_rows])
-        b = ds.v_brand[rows]
+        b = self.ds.v_brand[rows]
+        counts = self.user_brand_orders[u]
         return np.where(b >= 0, counts[b] - self.w.user_venue[u, rows], 0.0)
 
     def order_again(self, req: CandidatesRequest) -> list[CandidateDict]:
