@@ -4,11 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+from typing import Any
 
+import orjson
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from backends.config import BACKEND_NAMES, DEFAULT_PORTS
+
+JSON = "application/json"
+
+
+def json_response(payload: Any, status_code: int = 200) -> Response:
+    """``payload`` (dicts, lists, str, int, float, bool, None) as a JSON response, by orjson.
+
+    For endpoints whose logic already produces a contract's shape (``*_payload`` methods of
+    the logic classes, fields in contract order): the body is byte for byte what FastAPI
+    writes for the equivalent response model (compact, UTF-8, the same float spelling —
+    see ``tests/backends/test_dataset.py``), without validating a model per element on the
+    way out. A returned ``Response`` also skips FastAPI's response-model pass, so the route
+    keeps ``response_model=`` for its OpenAPI document only.
+    """
+    return Response(orjson.dumps(payload), status_code=status_code, media_type=JSON)
+
+
+def json_bytes_response(body: bytes, status_code: int = 200) -> Response:
+    """An already encoded JSON body (e.g. ``Catalog.batch_json``) as a response."""
+    return Response(body, status_code=status_code, media_type=JSON)
 
 
 def create_app(name: str) -> FastAPI:

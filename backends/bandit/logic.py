@@ -26,7 +26,7 @@ import uuid
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import orjson
@@ -149,6 +149,12 @@ class Bandit:
 
     # -- decisions
     def decide(self, req: DecideRequest) -> DecideResponse:
+        """Decide one ``POST /v1/decide`` request (remembered and journalled)."""
+        return DecideResponse.model_validate(self.decide_payload(req))
+
+    def decide_payload(self, req: DecideRequest) -> dict[str, Any]:
+        """:meth:`decide` as plain JSON-ready data, fields in contract order (for
+        ``backends.server.json_response``: the model's bytes without the models)."""
         arms = list(dict.fromkeys(req.arms))
         city = req.context.city or _city_id(req.context.location.lat, req.context.location.lon)
         a, b = self.posterior(req.decision_point, arms, city, req.user_id)
@@ -170,16 +176,14 @@ class Bandit:
                 "arms": arms,
             }
         )
-        return DecideResponse.model_validate(
-            {
-                "decision_id": decision_id,
-                "ranking": [
-                    {"arm": arms[k], "propensity": p}
-                    for k, p in zip(ranking.tolist(), propensity.tolist(), strict=True)
-                ],
-                "policy_version": POLICY_VERSION,
-            }
-        )
+        return {
+            "decision_id": decision_id,
+            "ranking": [
+                {"arm": arms[k], "propensity": p}
+                for k, p in zip(ranking.tolist(), propensity.tolist(), strict=True)
+            ],
+            "policy_version": POLICY_VERSION,
+        }
 
     def _sticky_ranking(
         self, req: DecideRequest, city: str, arms: list[str], a: np.ndarray, b: np.ndarray

@@ -7,9 +7,12 @@ fast and a repeated id costs a dict lookup.
 from __future__ import annotations
 
 import functools
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Literal, TypeVar
 
 import numpy as np
+import orjson
+from pydantic import BaseModel
 
 from backends.dataset import (
     CATEGORY_NAMES,
@@ -35,6 +38,7 @@ from clients.contracts import (
 
 IMG = "https://img.example"
 T = TypeVar("T")
+EntityKindName = Literal["venue", "item", "brand", "banner"]
 
 
 class Catalog:
@@ -58,6 +62,16 @@ class Catalog:
         self.venue = functools.lru_cache(maxsize=None)(self._venue)
         self.item = functools.lru_cache(maxsize=50_000)(self._item)
         self.brand = functools.lru_cache(maxsize=None)(self._brand)
+        # each entity's JSON, encoded once (an entity never changes)
+        self._json: dict[EntityKindName, Callable[[str], bytes | None]] = {
+            kind: functools.lru_cache(maxsize=50_000)(_encoded(find))
+            for kind, find in (
+                ("venue", self.venue),
+                ("item", self.item),
+                ("brand", self.brand),
+                ("banner", self.banner),
+            )
+        }
 
     # -- single entities (None = unknown id)
     def _venue(self, vid: str) -> VenueEntity | None:
@@ -120,6 +134,16 @@ class Catalog:
     def banner(self, bid: str) -> BannerEntity | None:
         return self._banners.get(bid)
 
+    def batch_json(self, kind: EntityKindName, ids: list[str]) -> bytes:
+        """The ``{"entities": [...], "missing": [...]}`` body of a ``batchGet`` of ``kind``,
+        encoded: the bytes FastAPI writes for the batch model (request order, duplicates
+        answered once), from each entity's JSON encoded once and then reused."""
+        encoded = self._json[kind]
+        entities, missing = split_found(ids, [encoded(i) for i in ids])
+        return (
+            b'{"entities":[' + b",".join(entities) + b'],"missing":' + orjson.dumps(missing) + b"}"
+        )
+
     # -- listings
     def categories(self, city_id: str | None) -> list[CategoryEntity]:
         """Categories with at least one venue in the city (all categories if no city)."""
@@ -141,6 +165,14 @@ def category_entity(slug: str) -> CategoryEntity:
     return CategoryEntity(
         slug=slug, name=CATEGORY_NAMES[slug], image_url=f"{IMG}/categories/{slug}.png"
     )
+
+
+def _encoded(find: Callable[[str], BaseModel | None]) -> Callable[[str], bytes | None]:
+    def encode(entity_id: str) -> bytes | None:
+        entity = find(entity_id)
+        return None if entity is None else entity.__pydantic_serializer__.to_json(entity)
+
+    return encode
 
 
 def split_found(ids: list[str], found: list[T | None]) -> tuple[list[T], list[str]]:

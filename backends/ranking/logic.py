@@ -24,6 +24,7 @@ import hashlib
 import pickle
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -478,6 +479,12 @@ class Ranker:
         return name
 
     def rank(self, req: RankRequest) -> RankResponse:
+        """The answer to one ``POST /v1/rank`` request."""
+        return RankResponse.model_validate(self.rank_payload(req))
+
+    def rank_payload(self, req: RankRequest) -> dict[str, Any]:
+        """:meth:`rank` as plain JSON-ready data, fields in contract order (for
+        ``backends.server.json_response``: the model's bytes without the models)."""
         variant = self.variant(req.variant)
         ids = list(dict.fromkeys(req.candidate_ids))  # dedupe, keep order
         city = CITY_BY_ID.get(req.context.city or "") or city_for_location(
@@ -504,15 +511,12 @@ class Ranker:
         else:
             scores = np.full(len(ids), 0.5)
             version = f"{kind.value}-uniform-{variant}"
-        return RankResponse.model_validate(
-            {
-                "scores": [
-                    {"id": i, "score": round(s, 6)}
-                    for i, s in zip(ids, scores.tolist(), strict=True)
-                ],
-                "model_version": version,
-            }
-        )
+        return {
+            "scores": [
+                {"id": i, "score": round(s, 6)} for i, s in zip(ids, scores.tolist(), strict=True)
+            ],
+            "model_version": version,
+        }
 
     def _venues(
         self, ids: list[str], variant: str, u: int, req: RankRequest, weekday: int, minute: int
