@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
+import pytest
 
-from clients.contracts import DecideResponse
+from clients.contracts import DecideRequest, DecideResponse, RewardRequest
 from tests.backends.conftest import CTX
 
 ARMS = ["for_you", "order_again", "popular", "new", "brands"]
@@ -88,7 +90,6 @@ async def test_reward_dedupe_by_event_id_and_unknown_decision(bandit: httpx.Asyn
 
 def test_a_restarted_bandit_keeps_decisions_and_counts_rewards_once(tmp_path: Path) -> None:
     from backends.bandit.logic import Bandit
-    from clients.contracts import DecideRequest, RewardRequest
 
     journal = tmp_path / "bandit.jsonl"
     first = Bandit(seed=1, journal=journal)
@@ -105,3 +106,77 @@ def test_a_restarted_bandit_keeps_decisions_and_counts_rewards_once(tmp_path: Pa
     assert second.reward(late), "a decision made before the restart still takes rewards"
     stats = second.stats("discovery.banners", None, None)["arms"]
     assert stats[arm]["global"]["successes"] == 2.0
+
+
+def test_journal_lines_are_json_dumps_byte_for_byte() -> None:
+    from backends.bandit.logic import _journal_line
+
+    records: list[dict[str, object]] = [
+        {"decision": "d-1", "point": "p", "user": None, "city": "helsinki", "arms": ARMS},
+        {"decision": "d-2", "point": "p", "user": "Töölö ☕", "city": "x", "arms": ["\x7f"]},
+        {"decision": "d-3", "point": 'q"\\/\n\t\x01', "user": "u", "city": "c", "arms": []},
+        {"reward": {"decision_id": "d-1", "arm": "new", "reward": 1e-05, "event_id": None}},
+        {"reward": {"decision_id": "d-1", "arm": "new", "reward": 0.5, "event_id": "e"}},
+    ]
+    for record in records:
+        assert _journal_line(record) == json.dumps(record, separators=(",", ":")) + "\n"
+
+
+def _run(bandit: object, requests: list[DecideRequest]) -> list[dict[str, object]]:
+    """Decisions (ids blanked) with a reward after every third one."""
+    from backends.bandit.logic import Bandit
+
+    assert isinstance(bandit, Bandit)
+    out = []
+    for n, req in enumerate(requests):
+        d = bandit.decide(req)
+        if n % 3 == 2:
+            bandit.reward(
+                RewardRequest(decision_id=d.decision_id, arm=d.ranking[0].arm, reward=1.0)
+            )
+        out.append({**d.model_dump(), "decision_id": None})
+    return out
+
+
+def test_the_sticky_memo_changes_no_decision(monkeypatch: pytest.MonkeyPatch) -> None:
+    from backends.bandit import logic
+
+    hours = ["2026-11-26T12:05:00+02:00", "2026-11-26T12:50:00+02:00", "2026-11-26T13:10:00+02:00"]
+    requests = [
+        DecideRequest.model_validate(
+            {
+                "decision_point": point,
+                "arms": ARMS if k % 2 else ARMS[:3],
+                "user_id": user,
+                "context": {**CTX, "local_time": hour},
+            }
+        )
+        for k, (point, user, hour) in enumerate(
+            (point, user, hour)
+            for hour in hours
+            for user in ("u0001", None, "u0002")
+            for point in ("discovery.section_order", "discovery.banners")
+            for _ in range(3)
+        )
+    ]
+    memoised = logic.Bandit(seed=4)
+    with_memo = _run(memoised, requests)
+    assert len(memoised._sticky) < len(requests)  # the memo was used
+    monkeypatch.setattr(logic, "MAX_STICKY", 0)  # remembers nothing
+    without = logic.Bandit(seed=4)
+    assert _run(without, requests) == with_memo
+    assert not without._sticky
+
+
+def test_decide_payload_is_the_decision_on_the_wire() -> None:
+    from backends.bandit.logic import Bandit
+    from backends.server import json_response
+
+    request = DecideRequest.model_validate(
+        {"decision_point": "discovery.banners", "arms": ARMS, "user_id": "u0001", "context": CTX}
+    )
+    payload = Bandit(seed=2).decide_payload(request)
+    model = DecideResponse.model_validate(payload)
+    assert json_response(payload).body == model.model_dump_json().encode()
+    again = Bandit(seed=2).decide(request)
+    assert again.model_dump() == {**model.model_dump(), "decision_id": again.decision_id}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from backends.catalog.logic import EntityKindName, get_catalog
 from clients.contracts import BannersBatch, BrandsBatch, CategoriesResponse, ItemsBatch, VenuesBatch
 
 
@@ -71,3 +72,22 @@ async def test_categories_and_banners_listing(catalog: httpx.AsyncClient) -> Non
 async def test_invalid_body_is_422(catalog: httpx.AsyncClient) -> None:
     assert (await catalog.post("/v1/venues:batchGet", json={"idz": []})).status_code == 422
     assert (await catalog.post("/v1/venues:batchGet", json={"ids": ["v"] * 501})).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("kind", "ids"),
+    [
+        ("venue", ["v00001", "v00950", "v00001", "nope", "v00002"]),
+        ("item", ["i000001", "i023750", "i999999", "i000001"]),
+        ("brand", ["b001", "b040", "b041", "b001"]),
+        ("banner", ["bn-hel-1", "bn-sto-6", "bn-xxx-1"]),
+    ],
+)
+async def test_encoded_batches_are_the_answers_on_the_wire(
+    catalog: httpx.AsyncClient, kind: EntityKindName, ids: list[str]
+) -> None:
+    """``Catalog.batch_json`` (entities encoded once) is the body the app sends, to the byte."""
+    r = await catalog.post(f"/v1/{kind}s:batchGet", json={"ids": ids})
+    assert r.status_code == 200
+    assert get_catalog().batch_json(kind, ids) == r.content
+    assert get_catalog().batch_json(kind, ids) == r.content  # and again, from the cache

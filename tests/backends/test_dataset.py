@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from backends.dataset import CITIES, N_NEW_USERS, generate, get_dataset
+from backends.dataset import CITIES, N_NEW_USERS, GeoIndex, generate, get_dataset, haversine_m
 from backends.world import get_world
 
 
@@ -37,3 +39,27 @@ def test_world_learns_only_from_training_split() -> None:
     w = get_world()
     ds = w.ds
     assert w.user_venue.sum() == (~ds.o_test).sum()
+
+
+_VENUES = GeoIndex(get_dataset().v_lat, get_dataset().v_lon)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    lat=st.floats(min_value=-90, max_value=90, allow_nan=False),
+    lon=st.floats(min_value=-180, max_value=180, allow_nan=False),
+)
+def test_geo_index_distances_are_the_scalar_formula_to_the_bit(lat: float, lon: float) -> None:
+    """The prepared venue distances are haversine_m's numbers, not just close to them:
+    deliverability and every distance-based score must not move."""
+    ds = get_dataset()
+    assert np.array_equal(_VENUES.distances_m(lat, lon), haversine_m(lat, lon, ds.v_lat, ds.v_lon))
+
+
+def test_geo_index_at_the_users_homes() -> None:
+    ds = get_dataset()
+    for u in range(0, ds.n_users, 7):
+        lat, lon = float(ds.u_lat[u]), float(ds.u_lon[u])
+        assert np.array_equal(
+            _VENUES.distances_m(lat, lon), haversine_m(lat, lon, ds.v_lat, ds.v_lon)
+        )

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from backends.dataset import ITEMS_PER_VENUE, get_dataset, haversine_m, parse_id
+from backends.retrieval.logic import get_retrieval
+from backends.server import json_response
 from backends.world import get_world
-from clients.contracts import CandidatesResponse, RetrievalStrategy
+from clients.contracts import CandidatesRequest, CandidatesResponse, RetrievalStrategy
 from tests.backends.conftest import HELSINKI
 
 
@@ -132,3 +134,23 @@ async def test_holdout_export(retrieval: httpx.AsyncClient) -> None:
     rows = (await retrieval.get("/_demo/holdout", params={"limit": 5})).json()
     assert len(rows) == 5
     assert set(rows[0]) == {"user_id", "city", "location", "local_time", "venue_id"}
+
+
+@pytest.mark.parametrize("strategy", [s.value for s in RetrievalStrategy])
+async def test_payload_is_the_answer_on_the_wire_byte_for_byte(
+    retrieval: httpx.AsyncClient, strategy: str
+) -> None:
+    """``candidates_payload`` written by ``json_response`` is the body the app sends."""
+    for user in (_known_user(), "u4950", None):
+        body = _req(
+            strategy,
+            user_id=user,
+            category="pizza",
+            venue_id="v00001",
+            cart_item_ids=["i000001", "i000014"],
+            limit=60,
+        )
+        r = await retrieval.post("/v1/candidates", json=body)
+        assert r.status_code == 200
+        payload = get_retrieval().candidates_payload(CandidatesRequest.model_validate(body))
+        assert json_response(payload).body == r.content
