@@ -20,6 +20,12 @@ Every endpoint is called once per user of a warm-up set of viewers, then ``--rou
 each round over viewers never seen before (so a per-viewer memo cannot flatter a round);
 the table gives CPU ms per call of the best round (the least disturbed by other processes).
 The bandit journals its decisions to a temporary file, as it does in the live stack.
+
+Two columns: ``app`` is the whole ASGI app (what a backend process spends per call, minus
+uvicorn's HTTP parsing); ``logic`` is only the backend methods the endpoint calls (retrieval
+``candidates``, ranking ``rank``, bandit ``decide``, catalog lookups, popularity lists) on
+requests parsed beforehand, over further new viewers. The difference is the framework:
+routing, the fault middleware, request parsing and validation, response serialisation.
 """
 
 from __future__ import annotations
@@ -280,13 +286,88 @@ def _by_endpoint(calls: list[Call], backend: str) -> dict[str, list[Call]]:
     return out
 
 
-async def measure(n_users: int, rounds: int, only: list[str]) -> dict[str, float]:
-    """CPU ms per call per endpoint (best of ``rounds``, each over its own new viewers)."""
+def _logic(backend: str, journal: Path) -> Callable[[Call], Callable[[], object]]:
+    """For ``backend``, a function turning a call into a thunk of just the backend's logic:
+    the methods its endpoint calls, on a request already parsed (outside the clock)."""
+    from backends.bandit.logic import Bandit
+    from backends.catalog.logic import get_catalog, split_found
+    from backends.popularity.logic import get_popularity
+    from backends.ranking.logic import get_ranker
+    from backends.retrieval.logic import get_retrieval
+    from clients.contracts import (
+        BatchGetRequest,
+        CandidatesBatchRequest,
+        DecideRequest,
+        EntityKind,
+        PopularityScope,
+        RankRequest,
+    )
+
+    if backend == "retrieval":
+        retrieval = get_retrieval()
+
+        def candidates(call: Call) -> Callable[[], object]:
+            reqs = CandidatesBatchRequest.model_validate(call.body).requests
+            return lambda: [retrieval.candidates(q) for q in reqs]
+
+        return candidates
+    if backend == "ranking":
+        ranker = get_ranker()
+
+        def rank(call: Call) -> Callable[[], object]:
+            batch = call.body["requests"] if call.path.endswith(":batch") else [call.body]
+            reqs = [RankRequest.model_validate(b) for b in batch]
+            return lambda: [ranker.rank(q) for q in reqs]
+
+        return rank
+    if backend == "bandit":
+        bandit = Bandit(journal=journal)
+
+        def decide(call: Call) -> Callable[[], object]:
+            batch = call.body["requests"] if call.path.endswith(":batch") else [call.body]
+            reqs = [DecideRequest.model_validate(b) for b in batch]
+            return lambda: [bandit.decide(q) for q in reqs]
+
+        return decide
+    if backend == "catalog":
+        catalog = get_catalog()
+        lookups = {
+            "/v1/venues:batchGet": catalog.venue,
+            "/v1/items:batchGet": catalog.item,
+            "/v1/brands:batchGet": catalog.brand,
+        }
+
+        def batch_get(call: Call) -> Callable[[], object]:
+            ids, find = BatchGetRequest.model_validate(call.body).ids, lookups[call.path]
+            return lambda: split_found(ids, [find(i) for i in ids])
+
+        return batch_get
+    popularity = get_popularity()
+
+    def popular(call: Call) -> Callable[[], object]:
+        q = call.query
+        scope, kind = PopularityScope(q["scope"]), EntityKind(q["kind"])
+        return lambda: popularity.popular(scope, q["key"], kind, int(q["limit"]))
+
+    return popular
+
+
+def run_logic(thunks: list[Callable[[], object]]) -> float:
+    started = time.process_time()
+    for thunk in thunks:
+        thunk()
+    return time.process_time() - started
+
+
+async def measure(n_users: int, rounds: int, only: list[str]) -> dict[str, dict[str, float]]:
+    """CPU ms per call per endpoint, of the whole app and of the logic alone (best of
+    ``rounds``, each over its own new viewers)."""
     from backends.server import create_app
 
     warmup = workload(n_users, skip=0)
     timed = [workload(n_users, skip=n_users * (k + 1)) for k in range(rounds)]
-    results: dict[str, float] = {}
+    logic_timed = [workload(n_users, skip=n_users * (k + 1 + rounds)) for k in range(rounds)]
+    results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-backends-") as tmp:
         # as in the live stack: the bandit journals every decision
         os.environ["PGW_BANDIT_JOURNAL"] = str(Path(tmp) / "bandit-journal.jsonl")
@@ -298,7 +379,16 @@ async def measure(n_users: int, rounds: int, only: list[str]) -> dict[str, float
                 per_round = [_by_endpoint(calls, backend) for calls in timed]
                 for endpoint in per_round[0]:
                     spent = [await run_calls(app, r[endpoint]) for r in per_round]
-                    results[endpoint] = min(spent) / len(per_round[0][endpoint]) * 1000
+                    ms = min(spent) / len(per_round[0][endpoint]) * 1000
+                    results[endpoint] = {"app": ms}
+            logic = _logic(backend, Path(tmp) / "logic-journal.jsonl")
+            for c in warmup:
+                if c.backend == backend:
+                    logic(c)()
+            per_round = [_by_endpoint(calls, backend) for calls in logic_timed]
+            for endpoint in per_round[0]:
+                spent = [run_logic([logic(c) for c in r[endpoint]]) for r in per_round]
+                results[endpoint]["logic"] = min(spent) / len(per_round[0][endpoint]) * 1000
     return results
 
 
@@ -312,12 +402,13 @@ def main(argv: list[str] | None = None) -> int:
     only = [b for b in args.only.split(",") if b]
     results = asyncio.run(measure(args.users, args.rounds, only))
     if args.json:
-        print(json.dumps({k: round(v, 3) for k, v in results.items()}, indent=1))
+        rounded = {k: {m: round(v, 3) for m, v in r.items()} for k, r in results.items()}
+        print(json.dumps(rounded, indent=1))
         return 0
     width = max(len(k) for k in results)
-    print(f"{'endpoint':{width}s}  CPU ms/call")
-    for endpoint, ms in results.items():
-        print(f"{endpoint:{width}s}  {ms:8.3f}")
+    print(f"{'endpoint':{width}s}  {'app':>7s}  {'logic':>7s}   (CPU ms per call)")
+    for endpoint, r in results.items():
+        print(f"{endpoint:{width}s}  {r['app']:7.3f}  {r['logic']:7.3f}")
     return 0
 
 
