@@ -138,9 +138,10 @@ class _Hydrator:
     Categories and banners come from the in-memory reference data and need no call.
     """
 
-    def __init__(self, services: Services, request: PageRequest) -> None:
+    def __init__(self, services: Services, request: PageRequest, audience: Audience) -> None:
         self._backends = services.backends
         self._request = request
+        self._audience = audience
         self._pending: dict[EntityKind, dict[str, asyncio.Task[dict[str, CatalogEntity]]]] = (
             defaultdict(dict)
         )
@@ -188,6 +189,10 @@ class _Hydrator:
         if isinstance(result, BackendError):
             self.failed = True
             return {}
+        if kind is EntityKind.VENUE:
+            # distance and open-now now, while the ranking call is still out, rather than
+            # after it answers (materialisation then only builds the objects)
+            self._audience.prime(result.value.values())
         return dict(result.value)
 
 
@@ -237,7 +242,7 @@ class PageBuild:
         self._plan = plan
         self._inputs = inputs
         self._audience = audience
-        self._hydrator = _Hydrator(services, request)
+        self._hydrator = _Hydrator(services, request, audience)
         self.sections = [
             s
             for s in plan.sections
@@ -457,16 +462,14 @@ class PageBuild:
             union[section.kind].update(dict.fromkeys(c.id for c in result.value.candidates))
             if FallbackStep.RANKED in section.fallback:
                 to_rank.add(section.kind)
-        ranking: dict[EntityKind, list[str]] = {}
+        ranking = {kind: list(ids) for kind, ids in union.items() if ids and kind in to_rank}
+        # the ranking request first: it is the critical path, and hydration (a cache read
+        # and venue facts for a warm catalog) then runs while it is in flight
+        task = asyncio.get_running_loop().create_task(self._rank(ranking)) if ranking else None
         for kind, union_ids in union.items():
-            if not union_ids:
-                continue
-            self._hydrator.prefetch(kind, union_ids)
-            if kind in to_rank:
-                ranking[kind] = list(union_ids)
-        if not ranking:
-            return None
-        return asyncio.get_running_loop().create_task(self._rank(ranking))
+            if union_ids:
+                self._hydrator.prefetch(kind, union_ids)
+        return task
 
     async def _rank(
         self, ids: Mapping[EntityKind, list[str]]
@@ -688,13 +691,17 @@ def dedupe_and_limit(sections: Sequence[BuiltSection], *, dedupe_venues: bool) -
     """Trim each section to its limit; a venue shown earlier is not repeated later.
 
     A section planned with ``dedupe: false`` ("Order again": its venues are its point) keeps
-    all of its venues; they still count as shown for the sections after it.
+    all of its venues; they still count as shown for the sections after it. A carousel
+    whose every venue is already shown above is hidden rather than shown empty (a few new
+    venues near the viewer can all be in "For you" too).
     """
     shown: set[str] = set()
     for section in sections:
         entities = section.entities
         if dedupe_venues and section.plan.dedupe and section.plan.kind is EntityKind.VENUE:
             entities = [e for e in entities if not (isinstance(e, Venue) and e.id in shown)]
+            if section.entities and not entities:
+                section.hidden = True
         section.entities = entities[: section.plan.limit]
         if dedupe_venues:
             shown.update(e.id for e in section.entities if isinstance(e, Venue))

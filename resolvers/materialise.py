@@ -8,6 +8,7 @@ what is already in the cart.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -116,6 +117,21 @@ class Audience:
             distance = 2 * EARTH_RADIUS_M * asin(min(1.0, sqrt(a)))
             facts = self._venues[entity.id] = _VenueFacts(prepared, distance)
         return facts
+
+    def prime(self, entities: Iterable[CatalogEntity]) -> None:
+        """Work out ahead of need each venue's distance and, if it delivers here, whether it
+        is open: the engine calls this when the catalog answers, while the ranking call is
+        still in flight, so the CPU overlaps that wait instead of following it.
+
+        A venue whose hours or time zone cannot be read is left as it is: materialising it
+        raises as it always did, and only if it is shown.
+        """
+        for entity in entities:
+            if isinstance(entity, VenueEntity):
+                facts = self._facts(entity)
+                if facts.distance <= entity.delivery_radius_m:
+                    with contextlib.suppress(Exception):
+                        self._open_now(facts)
 
     def _open_now(self, facts: _VenueFacts) -> bool:
         """Whether the venue is open now in its own time zone, memoised with its facts."""

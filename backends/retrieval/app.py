@@ -3,6 +3,7 @@ hold-out export."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,7 +18,32 @@ from clients.contracts import (
     CandidatesBatchResponse,
     CandidatesRequest,
     CandidatesResponse,
+    Location,
+    RetrievalStrategy,
 )
+from clients.contracts.common import Surface
+
+
+def warm_up(retrieval: Retrieval) -> None:
+    """Answer one request per strategy before accepting traffic (``/healthz`` up means
+    ready): the first answer pays ~80 ms for what the logic builds lazily, which would
+    otherwise land on the first viewer's page and blow its budget."""
+    sample = retrieval.holdout(1)
+    if not sample:
+        return
+    seen = sample[0]
+    for strategy in RetrievalStrategy:
+        request = CandidatesRequest(
+            surface=Surface.DISCOVERY,
+            strategy=strategy,
+            user_id=seen["user_id"],
+            location=Location.model_validate(seen["location"]),
+            local_time=seen["local_time"],
+            venue_id=seen["venue_id"],
+            limit=60,
+        )
+        with contextlib.suppress(Exception):  # a strategy this sample does not fit
+            retrieval.candidates(request)
 
 
 def create_app(retrieval: Retrieval | None = None) -> FastAPI:
@@ -28,7 +54,7 @@ def create_app(retrieval: Retrieval | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        r()
+        warm_up(r())
         yield
 
     app = FastAPI(title="retrieval (reference)", lifespan=lifespan)

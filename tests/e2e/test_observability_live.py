@@ -98,7 +98,7 @@ async def test_a_failing_backend_is_visible_everywhere(live: LiveStack) -> None:
     finished = spans.get_finished_spans()
     operation = next(s for s in finished if s.name == "graphql Home")
     assert format(operation.context.trace_id, "032x") == TRACE_ID
-    rank_spans = [s for s in finished if s.name == "ranking rank"]
+    rank_spans = [s for s in finished if s.name == "ranking rank:batch"]
     assert rank_spans
     assert all(s.attributes["pgw.outcome"] == "error" for s in rank_spans)
 

@@ -124,15 +124,18 @@ def pages(
 
 
 @settings(max_examples=100, deadline=None)
-@given(page=pages(), minutes=st.integers(0, 60 * 24 * 7 * 30))
+@given(page=pages(), minutes=st.integers(0, 60 * 24 * 7 * 30), primed=st.booleans())
 def test_a_page_equals_the_per_venue_computation(
     page: tuple[dict[str, VenueEntity], list[tuple[list[str], dict[str, str | None]]]],
     minutes: int,
+    primed: bool,
 ) -> None:
     entities, sections = page
     now = NOW + timedelta(minutes=minutes)
     audience = Audience(location=HELSINKI, now=now)  # one per request, shared by the sections
     catalog: dict[str, CatalogEntity] = dict(entities)
+    if primed:  # as the engine does when the catalog answers before ranking
+        audience.prime(catalog.values())
     for ids, reasons in sections:
         got = materialise(EntityKind.VENUE, ids, catalog, audience, reasons)
         assert got == oracle_materialise(ids, entities, HELSINKI, now, reasons)
@@ -246,3 +249,23 @@ def test_a_refetched_venue_is_prepared_again_for_later_requests() -> None:
     assert first.is_open
     assert not refetched.is_open
     assert refetched.tags == ["new"]
+
+
+def test_priming_while_ranking_is_out_changes_nothing_shown() -> None:
+    """``prime`` (run when the catalog answers) only moves work earlier: the page is the
+    same, and a venue whose zone cannot be read still fails only when it is shown."""
+    entities: dict[str, CatalogEntity] = {
+        "open": _venue("open"),
+        "closed": _venue("closed", opening_hours=[]),
+        "far": _venue("far", lat=HELSINKI.lat + 1, timezone="Nowhere/Atlantis"),
+        "broken": _venue("broken", timezone="Nowhere/Atlantis"),
+    }
+    ids = ["closed", "far", "open"]
+    primed = Audience(location=HELSINKI, now=NOW)
+    primed.prime(entities.values())  # does not raise for "broken"
+    fresh = Audience(location=HELSINKI, now=NOW)
+    assert materialise(EntityKind.VENUE, ids, entities, primed) == materialise(
+        EntityKind.VENUE, ids, entities, fresh
+    )
+    with pytest.raises(ZoneInfoNotFoundError):
+        materialise(EntityKind.VENUE, ["broken"], entities, primed)
