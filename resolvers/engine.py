@@ -423,9 +423,11 @@ class PageBuild:
                 built = _in_bandit_order(built, order.value)
                 _note_order_decision(built, order.value, [s.id for s in self.sections])
         self._remember(built)
-        dedupe_and_limit(built, dedupe_venues=self._services.plans.dedupe_venues)
+        emptied = dedupe_and_limit(built, dedupe_venues=self._services.plans.dedupe_venues)
         degraded = order_failed or any(b.degraded for b in built)
         trace = self._request.trace
+        for section_id in emptied:
+            trace.sections[section_id] = "deduplicated"  # built, then hidden: see debug
         trace.surface = self._inputs.surface.value
         trace.sources = {b.plan.id: b.source.value for b in built}
         trace.degraded = degraded
@@ -687,21 +689,24 @@ def _note_order_decision(
         }
 
 
-def dedupe_and_limit(sections: Sequence[BuiltSection], *, dedupe_venues: bool) -> None:
+def dedupe_and_limit(sections: Sequence[BuiltSection], *, dedupe_venues: bool) -> list[str]:
     """Trim each section to its limit; a venue shown earlier is not repeated later.
 
     A section planned with ``dedupe: false`` ("Order again": its venues are its point) keeps
     all of its venues; they still count as shown for the sections after it. A carousel
     whose every venue is already shown above is hidden rather than shown empty (a few new
-    venues near the viewer can all be in "For you" too).
+    venues near the viewer can all be in "For you" too); their ids are returned.
     """
     shown: set[str] = set()
+    emptied: list[str] = []
     for section in sections:
         entities = section.entities
         if dedupe_venues and section.plan.dedupe and section.plan.kind is EntityKind.VENUE:
             entities = [e for e in entities if not (isinstance(e, Venue) and e.id in shown)]
             if section.entities and not entities:
                 section.hidden = True
+                emptied.append(section.plan.id)
         section.entities = entities[: section.plan.limit]
         if dedupe_venues:
             shown.update(e.id for e in section.entities if isinstance(e, Venue))
+    return emptied

@@ -35,7 +35,7 @@ def test_a_venue_shown_earlier_is_not_repeated_and_each_section_is_cut_to_its_li
 def test_a_carousel_emptied_by_de_duplication_is_hidden_not_shown_empty() -> None:
     for_you = _built("for_you", "v1", "v2", "v3")
     new = _built("new_on_the_app", "v2", "v3")
-    dedupe_and_limit([for_you, new], dedupe_venues=True)
+    assert dedupe_and_limit([for_you, new], dedupe_venues=True) == ["new_on_the_app"]
     assert new.hidden
     assert not for_you.hidden
 
