@@ -10,6 +10,7 @@ from fastapi import FastAPI, HTTPException, Query, Response
 
 from backends.bandit.logic import Bandit, UnknownArmError, UnknownDecisionError
 from backends.faults import install_faults
+from backends.server import json_response
 from clients.contracts import (
     DecideBatchRequest,
     DecideBatchResponse,
@@ -32,14 +33,14 @@ def create_app(bandit: Bandit | None = None) -> FastAPI:
     install_faults(app, "bandit")
 
     @app.post("/v1/decide", response_model=DecideResponse)
-    async def decide(req: DecideRequest) -> DecideResponse:
-        return state.decide(req)
+    async def decide(req: DecideRequest) -> Response:
+        return json_response(state.decide_payload(req))
 
     @app.post("/v1/decide:batch", response_model=DecideBatchResponse)
-    async def decide_batch(batch: DecideBatchRequest) -> DecideBatchResponse:
+    async def decide_batch(batch: DecideBatchRequest) -> Response:
         """Each request decided as ``POST /v1/decide`` would, in request order: its own
         decision id and propensities, remembered and journalled like a single decision."""
-        return DecideBatchResponse(responses=[state.decide(req) for req in batch.requests])
+        return json_response({"responses": [state.decide_payload(req) for req in batch.requests]})
 
     @app.post("/v1/rewards", status_code=202)
     async def rewards(req: RewardRequest) -> Response:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Response
 
 from backends.catalog.logic import Catalog, get_catalog, split_found
 from backends.faults import install_faults
+from backends.server import json_bytes_response
 from clients.contracts import (
     BannersBatch,
     BatchGetRequest,
@@ -35,22 +36,16 @@ def create_app(catalog: Catalog | None = None) -> FastAPI:
 
     # Colons are literal in Starlette paths, so ``/v1/venues:batchGet`` routes as written.
     @app.post("/v1/venues:batchGet", response_model=VenuesBatch)
-    async def venues(req: BatchGetRequest) -> VenuesBatch:
-        c = cat()
-        entities, missing = split_found(req.ids, [c.venue(i) for i in req.ids])
-        return VenuesBatch(entities=entities, missing=missing)
+    async def venues(req: BatchGetRequest) -> Response:
+        return json_bytes_response(cat().batch_json("venue", req.ids))
 
     @app.post("/v1/items:batchGet", response_model=ItemsBatch)
-    async def items(req: BatchGetRequest) -> ItemsBatch:
-        c = cat()
-        entities, missing = split_found(req.ids, [c.item(i) for i in req.ids])
-        return ItemsBatch(entities=entities, missing=missing)
+    async def items(req: BatchGetRequest) -> Response:
+        return json_bytes_response(cat().batch_json("item", req.ids))
 
     @app.post("/v1/brands:batchGet", response_model=BrandsBatch)
-    async def brands(req: BatchGetRequest) -> BrandsBatch:
-        c = cat()
-        entities, missing = split_found(req.ids, [c.brand(i) for i in req.ids])
-        return BrandsBatch(entities=entities, missing=missing)
+    async def brands(req: BatchGetRequest) -> Response:
+        return json_bytes_response(cat().batch_json("brand", req.ids))
 
     @app.post("/v1/banners:batchGet", response_model=BannersBatch)
     async def banners_batch(req: BatchGetRequest) -> BannersBatch:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Response
 
 from backends.faults import install_faults
 from backends.ranking.logic import Ranker, UnknownVariantError, get_ranker
+from backends.server import json_response
 from backends.world import BadLocalTimeError
 from clients.contracts import RankBatchRequest, RankBatchResponse, RankRequest, RankResponse
 
@@ -28,31 +30,31 @@ def create_app(ranker: Ranker | None = None) -> FastAPI:
     install_faults(app, "ranking")
 
     @app.post("/v1/rank", response_model=RankResponse)
-    async def rank(req: RankRequest) -> RankResponse:
+    async def rank(req: RankRequest) -> Response:
         try:
-            return rk().rank(req)
+            return json_response(rk().rank_payload(req))
         except UnknownVariantError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
         except BadLocalTimeError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc
 
     @app.post("/v1/rank:batch", response_model=RankBatchResponse)
-    async def rank_batch(batch: RankBatchRequest) -> RankBatchResponse:
+    async def rank_batch(batch: RankBatchRequest) -> Response:
         """Each request answered as ``POST /v1/rank`` would, in request order.
 
         One request the single endpoint refuses fails the whole batch with its status (400
         for an unknown variant, 422 for a bad local time), the detail naming ``requests[i]``.
         """
         ranker_ = rk()
-        responses: list[RankResponse] = []
+        responses: list[dict[str, Any]] = []
         for n, req in enumerate(batch.requests):
             try:
-                responses.append(ranker_.rank(req))
+                responses.append(ranker_.rank_payload(req))
             except UnknownVariantError as exc:
                 raise HTTPException(status_code=400, detail=f"requests[{n}]: {exc}") from exc
             except BadLocalTimeError as exc:
                 raise HTTPException(status_code=422, detail=f"requests[{n}]: {exc}") from exc
-        return RankBatchResponse(responses=responses)
+        return json_response({"responses": responses})
 
     @app.get("/v1/models")
     async def models() -> dict[str, object]:

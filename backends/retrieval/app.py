@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Response
 
 from backends.faults import install_faults
 from backends.retrieval.logic import Retrieval, get_retrieval
+from backends.server import json_response
 from backends.world import BadLocalTimeError
 from clients.contracts import (
     CandidatesBatchRequest,
@@ -61,26 +62,26 @@ def create_app(retrieval: Retrieval | None = None) -> FastAPI:
     install_faults(app, "retrieval")
 
     @app.post("/v1/candidates", response_model=CandidatesResponse)
-    async def candidates(req: CandidatesRequest) -> CandidatesResponse:
+    async def candidates(req: CandidatesRequest) -> Response:
         try:
-            return r().candidates(req)
+            return json_response(r().candidates_payload(req))
         except BadLocalTimeError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc
 
     @app.post("/v1/candidates:batch", response_model=CandidatesBatchResponse)
-    async def candidates_batch(batch: CandidatesBatchRequest) -> CandidatesBatchResponse:
+    async def candidates_batch(batch: CandidatesBatchRequest) -> Response:
         """Each request answered as ``POST /v1/candidates`` would, in request order.
 
         One invalid request fails the whole batch with the single endpoint's status (422).
         """
         retrieval_ = r()
-        responses: list[CandidatesResponse] = []
+        responses: list[dict[str, Any]] = []
         for n, req in enumerate(batch.requests):
             try:
-                responses.append(retrieval_.candidates(req))
+                responses.append(retrieval_.candidates_payload(req))
             except BadLocalTimeError as exc:
                 raise HTTPException(status_code=422, detail=f"requests[{n}]: {exc}") from exc
-        return CandidatesBatchResponse(responses=responses)
+        return json_response({"responses": responses})
 
     @app.get("/_demo/holdout")
     async def holdout(limit: int = Query(default=500, ge=1, le=10_000)) -> list[dict[str, Any]]:

@@ -90,10 +90,10 @@ class _RejectsOneTime(Ranker):
     def __init__(self) -> None:
         self.__dict__.update(get_ranker().__dict__)
 
-    def rank(self, req: RankRequest) -> RankResponse:
+    def rank_payload(self, req: RankRequest) -> dict[str, Any]:
         if req.context.local_time == "2025-03-05T23:59:00+02:00":
             raise BadLocalTimeError(f"local_time is not ISO 8601: {req.context.local_time!r}")
-        return super().rank(req)
+        return super().rank_payload(req)
 
 
 async def test_bad_local_time_error_from_the_logic_is_a_422_naming_the_request() -> None:

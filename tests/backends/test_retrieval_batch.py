@@ -75,10 +75,10 @@ class _RejectsOneTime(Retrieval):
     def __init__(self) -> None:
         self.__dict__.update(get_retrieval().__dict__)
 
-    def candidates(self, req: CandidatesRequest) -> CandidatesResponse:
+    def candidates_payload(self, req: CandidatesRequest) -> dict[str, Any]:
         if req.local_time == "2025-03-05T23:59:00+02:00":
             raise BadLocalTimeError(f"local_time is not ISO 8601: {req.local_time!r}")
-        return super().candidates(req)
+        return super().candidates_payload(req)
 
 
 async def test_bad_local_time_error_from_the_logic_is_a_422_naming_the_request() -> None:
