@@ -50,7 +50,7 @@ bench: setup
 	@command -v wrk >/dev/null || { \
 	  echo "installing Debian wrk for the benchmark"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-	timeout --kill-after=30 1200 $(PY) -m bench.load --profile $(BENCH_ARGS)
+	timeout --kill-after=30 1800 $(PY) -m bench.load --profile $(BENCH_ARGS)
 
 # 5 minutes of Discovery at half of saturation, RSS sampled every 10 s; fails when RSS grows
 # more than 10 % after the first minute. Writes bench/results/soak-<ts>.{json,png}.
