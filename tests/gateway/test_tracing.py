@@ -66,3 +66,22 @@ async def test_spans_follow_the_request_and_reach_the_backends(
     assert seen == [f"00-{retrieval.context.trace_id:032x}-{retrieval.context.span_id:016x}-01"]
     ranking_seen = {r["headers"]["traceparent"] for r in gateway.fakes.requests["ranking"]}
     assert ranking_seen == {f"00-{rank.context.trace_id:032x}-{rank.context.span_id:016x}-01"}
+
+
+async def test_without_a_tracer_provider_the_operation_makes_no_span(
+    gateway: Gateway, spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API's default provider hands out no-op spans only; the operation then skips
+    spans and context altogether (they cost ~7 % of a page-cache hit)."""
+    from opentelemetry import trace
+
+    from gateway.tracing import tracing_active
+
+    assert tracing_active()  # the in-memory provider of this test process
+    monkeypatch.setattr(trace, "get_tracer_provider", trace.ProxyTracerProvider)
+    assert not tracing_active()
+    response = await gateway.query(
+        CATEGORY, {"loc": HELSINKI}, user="u0001", headers={"traceparent": TRACEPARENT}
+    )
+    assert response.json()["data"]["category"]["degraded"] is False
+    assert not _by_name(spans.get_finished_spans(), "graphql")
