@@ -47,18 +47,15 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
+from gateway.settings import DATA_DIR
+from resolvers.plans import SurfaceName, load_plans
+
 BACKENDS = ("retrieval", "ranking", "bandit", "catalog", "popularity")
 #: A fixed date: requests (and so answers) do not depend on the day the bench runs.
 DAY = datetime(2026, 11, 26)
-#: The Discovery sections the gateway asks the bandit to order.
+#: The Discovery sections the gateway asks the bandit to order (a viewer with history).
 SECTIONS = [
-    "banners",
-    "categories",
-    "for_you",
-    "order_again",
-    "popular_near_you",
-    "new_on_the_app",
-    "brands",
+    s.id for s in load_plans(DATA_DIR / "plans.yaml").surface(SurfaceName.DISCOVERY).sections
 ]
 
 

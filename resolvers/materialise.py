@@ -9,7 +9,7 @@ what is already in the cart.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from math import asin, cos, radians, sin, sqrt
@@ -238,18 +238,25 @@ def materialise(
     if kind is EntityKind.VENUE:
         return _venues(ids, entities, audience, reasons)
     out: list[Entity] = []
+    for entity_id, entity in _first_found(ids, entities):
+        obj = _one(kind, entity, audience, reasons.get(entity_id))
+        if obj is not None:
+            out.append(obj)
+    return out
+
+
+def _first_found(
+    ids: Sequence[str], entities: Mapping[str, CatalogEntity]
+) -> Iterator[tuple[str, CatalogEntity]]:
+    """Each id's entity, in order, once per id, skipping ids the catalog does not know."""
     seen: set[str] = set()
     for entity_id in ids:
         if entity_id in seen:
             continue
         seen.add(entity_id)
         entity = entities.get(entity_id)
-        if entity is None:
-            continue
-        obj = _one(kind, entity, audience, reasons.get(entity_id))
-        if obj is not None:
-            out.append(obj)
-    return out
+        if entity is not None:
+            yield entity_id, entity
 
 
 def _venues(
@@ -261,12 +268,7 @@ def _venues(
     """:func:`materialise` for venues: open ones first, each group in the given order."""
     open_now: list[Entity] = []
     closed: list[Entity] = []
-    seen: set[str] = set()
-    for entity_id in ids:
-        if entity_id in seen:
-            continue
-        seen.add(entity_id)
-        entity = entities.get(entity_id)
+    for entity_id, entity in _first_found(ids, entities):
         if not isinstance(entity, VenueEntity):
             continue
         obj = venue(entity, audience, reasons.get(entity_id))
