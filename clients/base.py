@@ -181,7 +181,7 @@ class BackendClient:
             transport=self._transport,
             timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
             follow_redirects=False,
-            headers={"accept": "application/json"},
+            headers=_DEFAULT_HEADERS,
         )
         self._urls: dict[str, httpx.URL] = {}
         self._state = _State.OPEN
