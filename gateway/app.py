@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import gc
 import logging
 import os
 import re
@@ -33,6 +32,7 @@ from strawberry.fastapi import GraphQLRouter
 from clients.registry import Backends, open_backends
 from gateway.asgi_body import read_body, replaying
 from gateway.auth import AuthError, TokenVerifier
+from gateway.collector import report_pauses, settle_after_start_up
 from gateway.compiled.router import CompiledExecutionMixin
 from gateway.compiled.serving import CompiledPath, shipped_documents
 from gateway.extensions import DebugTimings, code_errors
@@ -44,6 +44,7 @@ from gateway.metrics import (
     PrometheusObserver,
     RequestMetrics,
     mark_worker_dead,
+    observe_gc_pause,
     render_metrics,
 )
 from gateway.persisted import PersistedQueryMiddleware, PersistedQueryStore, trusted_documents
@@ -272,14 +273,13 @@ def create_app(
                 page_cache=PageCache(settings.page_cache_ttl_s, settings.page_cache_max_entries),
             )
             await asyncio.gather(*(c.warm_up() for c in backends.clients().values()))
-            # Everything allocated so far lives as long as the process: keep it out of the
-            # collector's way so full collections stay short on the request path.
-            gc.collect()
-            gc.freeze()
+            settle_after_start_up(settings.gc_thresholds)
+            stop_reporting_pauses = report_pauses(observe_gc_pause)
             try:
                 yield
             finally:
                 runtime.shutting_down = True
+                stop_reporting_pauses()
                 await stale.drain()
                 await limiter.aclose()
                 mark_worker_dead()

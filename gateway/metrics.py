@@ -65,6 +65,13 @@ BACKEND_DURATION = Histogram(
     ["backend", "endpoint"],
     buckets=LATENCY_BUCKETS,
 )
+GC_PAUSE = Histogram(
+    "pgw_gc_pause_seconds",
+    "Cyclic garbage collector pauses by generation; no request moves during one "
+    "(gateway/collector, decision 0013).",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5),
+)
 BACKEND_RETRIES = Counter("pgw_backend_retries_total", "Retried backend attempts.", ["backend"])
 CIRCUIT_STATE = Gauge(
     "pgw_circuit_state",
@@ -194,3 +201,8 @@ def render_metrics() -> tuple[bytes, str]:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def observe_gc_pause(generation: int, seconds: float) -> None:
+    """Record one collection's pause (``gateway.collector.report_pauses``)."""
+    GC_PAUSE.labels(str(generation)).observe(seconds)

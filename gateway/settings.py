@@ -13,10 +13,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, NonNegativeInt, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clients.config import BackendConfig, CacheConfig
+from gateway.collector import DEFAULT_THRESHOLDS
 from gateway.demo_secret import DEMO_SECRET_PATH
 from gateway.limits import Limits
 
@@ -87,6 +88,11 @@ class Settings(BaseSettings):
     )
     page_cache_max_entries: int = Field(
         default=1000, ge=0, description="Pages kept per worker (LRU beyond; ~50 KB each)."
+    )
+    gc_thresholds: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt] = Field(
+        default=DEFAULT_THRESHOLDS,
+        description="The cyclic collector's thresholds after start-up, as a JSON list "
+        "(gateway/collector; decision 0013). [700,10,10] is CPython's default.",
     )
     persisted_queries: Literal["apq", "trusted", "off"] = Field(
         default="apq",
