@@ -41,6 +41,7 @@ METRICS: dict[str, tuple[str, frozenset[str]]] = {
     "pgw_cache_requests_total": ("counter", frozenset({"cache", "result"})),
     "pgw_deadline_exceeded_total": ("counter", frozenset({"surface"})),
     "pgw_page_cache_total": ("counter", frozenset({"surface", "result"})),
+    "pgw_gc_pause_seconds": ("histogram", frozenset({"generation"})),
 }
 # Labels whose values are a closed set.
 LABEL_VALUES: dict[str, dict[str, frozenset[str]]] = {

@@ -388,6 +388,20 @@ def panels() -> list[Panel]:
             unit="percentunit",
             max_value=1,
         ),
+        timeseries(
+            "Garbage collector: longest pauses by generation",
+            "p99 of the cyclic collector's pauses per generation (decision 0013); no request "
+            "of a worker moves during one. Generation 2 (full collections) should be rare; "
+            "a request p99 that rises with it is the collector, not a backend.",
+            [
+                target(
+                    "histogram_quantile(0.99, sum by (generation, le) "
+                    f"(rate(pgw_gc_pause_seconds_bucket{RATE})))",
+                    "gen {{generation}} p99",
+                ),
+            ],
+            unit="s",
+        ),
     ]
     return _layout(out)
 
