@@ -1,6 +1,6 @@
 """The one hook the HTTP layer needs: Strawberry's ``execute_single``, compiled when known.
 
-Mixed into ``gateway.app.GatewayRouter`` (before ``GraphQLRouter``), it sends a request
+Mixed into ``gateway.app.GatewayGraphQL`` (before Strawberry's view), it sends a request
 whose document ``CompiledPath`` knows through the compiled path and every other request
 through Strawberry unchanged. Context building, auth and rate limiting (the context getter),
 HTTP refusals, ``process_result`` and the orjson encoding all stay Strawberry's.

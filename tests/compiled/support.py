@@ -206,7 +206,7 @@ async def compiled_run(
 
 
 def encoded(response: dict[str, Any]) -> bytes:
-    """What the client receives (orjson, as ``GatewayRouter.encode_json``): key order too."""
+    """What the client receives (orjson, as ``GatewayGraphQL.encode_json``): key order too."""
     return orjson.dumps(response)
 
 
