@@ -282,3 +282,24 @@ def test_split_common_keeps_the_shared_document_once() -> None:
     assert split_common(["same", "same"]) == ("same", ["", ""], "")
     assert split_common([]) == ("", [], "")
     assert split_common(["ab", "aab"]) == ("a", ["", "a"], "b")
+
+
+def test_cold_reads_collector_pauses_from_the_metrics_page() -> None:
+    from bench.cold import describe_pauses, gc_pauses
+
+    def page(count0: float, sum0: float, count2: float, sum2: float) -> str:
+        return (
+            "# HELP pgw_gc_pause_seconds ...\n"
+            f'pgw_gc_pause_seconds_count{{generation="0"}} {count0}\n'
+            f'pgw_gc_pause_seconds_sum{{generation="0"}} {sum0}\n'
+            f'pgw_gc_pause_seconds_bucket{{generation="0",le="0.001"}} {count0}\n'
+            f'pgw_gc_pause_seconds_count{{generation="2"}} {count2}\n'
+            f'pgw_gc_pause_seconds_sum{{generation="2"}} {sum2}\n'
+        )
+
+    before = gc_pauses(page(10, 0.02, 1, 0.06))
+    after = gc_pauses(page(14, 0.032, 1, 0.06))
+    assert before[("count", "0")] == 10
+    assert before[("sum", "2")] == 0.06
+    assert describe_pauses(before, after) == "gen 0: 4 × 3.0 ms"
+    assert describe_pauses(after, after) == "no pauses"
