@@ -2,11 +2,12 @@
 
 A worker keeps tens of thousands of validated backend answers alive (candidates, scores,
 catalog entries) and allocates a few thousand short-lived objects per page. With CPython's
-default thresholds (700, 10, 10) a young collection runs more than once per page while
-pages are waiting on their backends, so the objects of pages in flight survive into the
-older generations, and every few hundred pages a full collection walks the whole heap: 50 to
-100 ms during which no request moves (measured: a cold Discovery page's p99 at 20 ms
-backends went from ~120 to ~70 ms with the thresholds below; decision 0013).
+default thresholds (700, 10, 10) a young collection runs about once per page while pages
+are waiting on their backends, so the objects of pages in flight survive into the older
+generations, and every ~80 pages built from scratch a full collection walks the whole heap:
+50 to 100 ms during which no request moves. With the thresholds below, GC time per such page
+fell from 1.3 to 0.4 ms and the p99 of Discovery at 70 % load with 20 ms backends from 243
+to 105 ms (decision 0013, ``bench/RESULTS.md``).
 
 A higher first threshold lets a page's temporaries die before anyone looks at them, so
 little is promoted and full collections become rare; each young collection then takes a
