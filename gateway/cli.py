@@ -117,6 +117,10 @@ def _wait_healthy(urls: list[str], timeout_s: float) -> None:
         raise RuntimeError(f"not healthy within {timeout_s:.0f}s: {', '.join(pending)}")
 
 
+def _unwind_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(help="Gateway port.")] = 8000,
@@ -137,6 +141,11 @@ def demo(
         env.setdefault(f"PGW_{name.upper()}__BASE_URL", f"http://127.0.0.1:{backend_port}")
     os.environ.update(env)
     console.print("starting the reference backends …")
+    # SIGTERM (docker stop, systemd, `timeout`) must stop the backends as Ctrl-C does. uvicorn
+    # handles SIGTERM while it serves, then restores this handler and raises the signal again
+    # after its graceful shutdown; with the default handler the process would die there and
+    # leave the five backends running.
+    signal.signal(signal.SIGTERM, _unwind_on_sigterm)
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "backends", "serve", name, "--port", str(backend_port)],
