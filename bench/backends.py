@@ -46,6 +46,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from gateway.settings import DATA_DIR
 from resolvers.plans import SurfaceName, load_plans
@@ -283,6 +284,20 @@ def _by_endpoint(calls: list[Call], backend: str) -> dict[str, list[Call]]:
     return out
 
 
+def _each_request(
+    model: type[BaseModel], handle: Callable[[Any], object]
+) -> Callable[[Call], Callable[[], object]]:
+    """The logic for a single or ``:batch`` call: each request validated up front, then
+    ``handle`` on each (what the endpoint does after parsing)."""
+
+    def prepare_call(call: Call) -> Callable[[], object]:
+        batch = call.body["requests"] if call.path.endswith(":batch") else [call.body]
+        requests = [model.model_validate(b) for b in batch]
+        return lambda: [handle(r) for r in requests]
+
+    return prepare_call
+
+
 def _logic(backend: str, journal: Path) -> Callable[[Call], Callable[[], object]]:
     """For ``backend``, a function turning a call into a thunk of just the backend's logic:
     the methods its endpoint calls, on a request already parsed (outside the clock)."""
@@ -309,23 +324,9 @@ def _logic(backend: str, journal: Path) -> Callable[[Call], Callable[[], object]
 
         return candidates
     if backend == "ranking":
-        ranker = get_ranker()
-
-        def rank(call: Call) -> Callable[[], object]:
-            batch = call.body["requests"] if call.path.endswith(":batch") else [call.body]
-            reqs = [RankRequest.model_validate(b) for b in batch]
-            return lambda: [ranker.rank(q) for q in reqs]
-
-        return rank
+        return _each_request(RankRequest, get_ranker().rank)
     if backend == "bandit":
-        bandit = Bandit(journal=journal)
-
-        def decide(call: Call) -> Callable[[], object]:
-            batch = call.body["requests"] if call.path.endswith(":batch") else [call.body]
-            reqs = [DecideRequest.model_validate(b) for b in batch]
-            return lambda: [bandit.decide(q) for q in reqs]
-
-        return decide
+        return _each_request(DecideRequest, Bandit(journal=journal).decide)
     if backend == "catalog":
         catalog = get_catalog()
         lookups = {
