@@ -33,6 +33,7 @@ COPY schema ./schema
 COPY resolvers ./resolvers
 COPY clients ./clients
 COPY backends ./backends
+COPY tools ./tools
 RUN uv sync --frozen --no-dev
 
 # ---- Runtime ----
@@ -57,6 +58,7 @@ COPY --from=builder /app/schema ./schema
 COPY --from=builder /app/resolvers ./resolvers
 COPY --from=builder /app/clients ./clients
 COPY --from=builder /app/backends ./backends
+COPY --from=builder /app/tools ./tools
 # Only the four files gateway/graphiql.py serves, not the whole node_modules.
 COPY --from=assets /src/gateway/graphiql/node_modules/react/umd/react.production.min.js ./gateway/graphiql/node_modules/react/umd/
 COPY --from=assets /src/gateway/graphiql/node_modules/react-dom/umd/react-dom.production.min.js ./gateway/graphiql/node_modules/react-dom/umd/

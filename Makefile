@@ -63,7 +63,7 @@ soak: setup
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy gateway schema resolvers clients
+	$(VENV)/bin/mypy gateway schema resolvers clients tools
 
 fmt: $(VENV)/.synced
 	$(VENV)/bin/ruff format .

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gateway.schema_check import OPERATIONS_DIR, operation_document
+from schema.operations import OPERATIONS_DIR, operation_document
 from tests.fakes import FakeBackends
 from tests.gateway.conftest import HELSINKI, gateway_settings, running_gateway
 

@@ -568,7 +568,7 @@ class Operation:
 def load_operation(name: str) -> Operation:
     from graphql import OperationDefinitionNode, parse
 
-    from gateway.schema_check import OPERATIONS_DIR, operation_document
+    from schema.operations import OPERATIONS_DIR, operation_document
 
     document = operation_document(OPERATIONS_DIR / f"{name}.graphql")
     op = next(d for d in parse(document).definitions if isinstance(d, OperationDefinitionNode))

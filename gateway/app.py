@@ -34,8 +34,8 @@ from clients.registry import Backends, open_backends
 from gateway.asgi_body import read_body, replaying
 from gateway.auth import AuthError, TokenVerifier
 from gateway.collector import report_pauses, settle_after_start_up
-from gateway.compiled.router import CompiledExecutionMixin
 from gateway.compiled.serving import CompiledPath, shipped_documents
+from gateway.compiled.view import CompiledExecutionMixin
 from gateway.extensions import DebugTimings, code_errors
 from gateway.feedback import Feedback, open_feedback
 from gateway.graphiql import graphiql_html, mount_graphiql_assets

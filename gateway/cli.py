@@ -1,4 +1,8 @@
-"""Command line: ``python -m gateway serve | demo | token | schema``.
+"""Command line: ``python -m gateway serve | demo | token | config | schema | contracts | …``.
+
+The server's own commands live here; the tools (``tools/``: schema check, Pact verifier,
+offline evaluation, experiments report) are sub-commands of the same command line but are
+imported only when one of them is invoked, so ``serve`` loads none of them.
 
 Configuration errors are printed naming the setting and exit with status 2, never as a
 traceback.
@@ -11,26 +15,47 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+from importlib import import_module
 from typing import Annotated
 
 import httpx
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from typer._click.core import Command, Context  # typer vendors click since 0.2x
+from typer.core import TyperGroup
 
 from gateway.auth import mint_token
-from gateway.contracts import contracts_app
 from gateway.demo_secret import demo_secret
 from resolvers.plans import PlanError
 
-app = typer.Typer(help="GraphQL personalisation gateway.", no_args_is_help=True)
-schema_app = typer.Typer(help="The GraphQL schema snapshot.", no_args_is_help=True)
-app.add_typer(schema_app, name="schema")
-app.add_typer(contracts_app, name="contracts")
+#: Sub-command → ``module:Typer app`` of the tool that implements it, imported on use.
+TOOL_COMMANDS = {
+    "contracts": "tools.pact_verifier:contracts_app",
+    "evaluate": "tools.evaluate:evaluate_app",
+    "experiments": "tools.experiments_report:experiments_app",
+    "schema": "tools.schema_check:schema_app",
+}
+
+
+class WithLazyTools(TyperGroup):
+    """The gateway's commands plus :data:`TOOL_COMMANDS`, each imported when it is asked for."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *TOOL_COMMANDS])
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        target = TOOL_COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = target.partition(":")
+        command = typer.main.get_command(getattr(import_module(module), attribute))
+        command.name = cmd_name
+        return command
+
+
+app = typer.Typer(cls=WithLazyTools, help="GraphQL personalisation gateway.", no_args_is_help=True)
 config_app = typer.Typer(help="The effective configuration.", no_args_is_help=True)
-experiments_app = typer.Typer(help="Experiments: results per variant.", no_args_is_help=True)
-app.add_typer(experiments_app, name="experiments")
 app.add_typer(config_app, name="config")
 console = Console(stderr=True)
 
@@ -188,119 +213,6 @@ def demo(
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-@schema_app.command("export")
-def schema_export(
-    out: Annotated[Path, typer.Option(help="Where to write the SDL.")] = Path(
-        "schema/schema.graphql"
-    ),
-) -> None:
-    """Write the live schema's SDL to the committed snapshot."""
-    from schema import export_sdl
-
-    out.write_text(export_sdl(), encoding="utf-8")
-    console.print(f"wrote {out}")
-
-
-@schema_app.command("check")
-def schema_check(
-    snapshot: Annotated[Path, typer.Option(help="The committed SDL to compare with.")] = Path(
-        "schema/schema.graphql"
-    ),
-    allow_deprecated_removal: Annotated[
-        bool,
-        typer.Option(
-            help="Let fields the snapshot deprecated be removed (dangerous, not breaking)."
-        ),
-    ] = False,
-) -> None:
-    """Compare the live schema with the snapshot; exit 1 on a breaking change.
-
-    Also validates the shipped client operations (schema/operations/) against the live schema.
-    """
-    from rich.markup import escape
-
-    from gateway.schema_check import check, validate_operations
-    from schema import export_sdl
-
-    live = export_sdl()
-    result = check(
-        live,
-        snapshot.read_text(encoding="utf-8"),
-        allow_deprecated_removal=allow_deprecated_removal,
-    )
-    out = Console(soft_wrap=True, highlight=False)
-    for change in result.changes:
-        colour = "red" if change in result.breaking else "yellow"
-        out.print(f"[{colour}]{escape(str(change))}[/{colour}]")
-    broken = validate_operations(live)
-    for name, errors in broken.items():
-        for error in errors:
-            out.print(f"[red]{escape(f'[breaking] shipped operation {name}: {error}')}[/red]")
-    if not result.identical and result.ok:
-        out.print(f"{snapshot} differs from the live schema: run `make schema` and commit it")
-    summary = (
-        f"{len(result.breaking)} breaking, {len(result.dangerous)} dangerous change(s); "
-        f"{len(broken)} shipped operation(s) broken"
-    )
-    if not result.ok or broken:
-        out.print(f"[red]schema check failed: {summary}[/red]")
-        raise typer.Exit(code=1)
-    out.print(f"[green]schema check passed: {summary}[/green]")
-
-
-@app.command()
-def evaluate(
-    gateway_url: Annotated[str, typer.Option(help="The running gateway.")] = (
-        "http://127.0.0.1:8000"
-    ),
-    retrieval_url: Annotated[
-        str,
-        typer.Option(
-            envvar="PGW_RETRIEVAL__BASE_URL", help="Retrieval backend (serves the hold-out)."
-        ),
-    ] = "http://127.0.0.1:8102",
-    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Held-out orders.")] = 500,
-    concurrency: Annotated[
-        int, typer.Option(min=1, help="Pages in flight; the demo backends keep up with ~2.")
-    ] = 2,
-    replay_local_time: Annotated[
-        bool,
-        typer.Option(help="Build each page as of the order's time (X-Debug-Local-Time)."),
-    ] = True,
-) -> None:
-    """Replay held-out demo orders: hit-rate@10 and NDCG@10 of For you vs popularity."""
-    from gateway.evaluate import main as run_evaluation
-
-    raise typer.Exit(
-        code=run_evaluation(
-            gateway_url,
-            retrieval_url,
-            limit=limit,
-            concurrency=concurrency,
-            replay_local_time=replay_local_time,
-        )
-    )
-
-
-@experiments_app.command("report")
-def experiments_report(
-    log: Annotated[
-        list[Path] | None,
-        typer.Option(help="Decision log file(s); default: the configured PGW_DECISION_LOG_PATH."),
-    ] = None,
-) -> None:
-    """Exposures, click-through and order rates per variant, with 95 % intervals."""
-    from gateway.experiments_report import render, report
-    from gateway.settings import Settings
-
-    paths = log or [p for p in [Settings().decision_log_path] if p is not None]
-    missing = [p for p in paths if not p.exists()]
-    if not paths or missing:
-        console.print(f"[red]no decision log at {', '.join(map(str, missing or paths))}[/red]")
-        raise typer.Exit(code=1)
-    Console().print(render(report(paths)))
 
 
 def _mask_url(url: str | None) -> str | None:

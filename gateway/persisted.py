@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from clients.cache import ResponseCache
 from gateway.asgi_body import read_body, replaying
 from gateway.responses import graphql_error
-from gateway.schema_check import OPERATIONS_DIR, operation_document, operation_files
+from schema.operations import OPERATIONS_DIR, operation_document, operation_files
 
 Mode = Literal["apq", "trusted", "off"]
 

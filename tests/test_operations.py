@@ -14,16 +14,11 @@ from typing import Any
 import pytest
 from graphql import OperationDefinitionNode, parse
 
-from gateway.schema_check import (
-    FRAGMENTS_FILE,
-    OPERATIONS_DIR,
-    operation_document,
-    operation_files,
-    validate_operations,
-)
 from schema import SDL_PATH, export_sdl
+from schema.operations import FRAGMENTS_FILE, OPERATIONS_DIR, operation_document, operation_files
 from tests.fakes import FakeBackends
 from tests.gateway.conftest import Gateway, gateway_settings, running_gateway
+from tools.schema_check import validate_operations
 
 HELSINKI = {"lat": 60.1699, "lon": 24.9384}
 FRAGMENTS = (OPERATIONS_DIR / FRAGMENTS_FILE).read_text(encoding="utf-8")

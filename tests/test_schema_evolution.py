@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from gateway.cli import app as cli_app
-from gateway.schema_check import REMOVE_AFTER_DEPRECATING, Severity, check
 from schema import SDL_PATH, export_sdl
+from tools.schema_check import REMOVE_AFTER_DEPRECATING, Severity, check
 
 BASE = """
 type Query {

@@ -56,7 +56,7 @@ def _limits(schema: Any) -> tuple[list[type[ASTValidationRule]], int | None]:
 def shipped_documents(directory: Path | None = None) -> list[str]:
     """The apps' shipped documents (each surface's query with the shared fragments), as the
     apps send them."""
-    from gateway.schema_check import OPERATIONS_DIR, operation_document, operation_files
+    from schema.operations import OPERATIONS_DIR, operation_document, operation_files
 
     folder = directory or OPERATIONS_DIR
     return [operation_document(path, folder) for path in operation_files(folder)]

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from graphql import parse
 
+from bench.compiled_path import realistic_pages
 from gateway.compiled import compile_operation
-from gateway.compiled.bench import realistic_pages
-from gateway.schema_check import OPERATIONS_DIR, operation_document, operation_files
 from resolvers.errors import BadUserInput, NotFound
+from schema.operations import OPERATIONS_DIR, operation_document, operation_files
 from tests.compiled.support import (
     HELSINKI,
     SCHEMA,

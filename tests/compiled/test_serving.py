@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 
 from gateway.app import gateway_schema
 from gateway.compiled.serving import CompiledPath, shipped_documents
-from gateway.schema_check import OPERATIONS_DIR, operation_document
+from schema.operations import OPERATIONS_DIR, operation_document
 from tests.compiled.support import assert_same, encoded
 from tests.compiled.test_compiled import VARIABLES
 from tests.fakes import FakeBackends

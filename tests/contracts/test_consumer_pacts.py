@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from pact import Pact
 
-from gateway.contracts import PACT_DIR, pact_path
 from tests.contracts.interactions import PROVIDERS, Spec, all_specs
+from tools.pact_verifier import PACT_DIR, pact_path
 
 os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
 

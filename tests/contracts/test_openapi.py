@@ -26,7 +26,7 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from backends.server import create_app
-from gateway.contracts import BACKENDS
+from tools.pact_verifier import BACKENDS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "contracts"
 TEST_HOOKS = r"^/_"  # /_faults (a fuzzer must never set hang=true) and /_demo

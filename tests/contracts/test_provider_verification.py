@@ -21,8 +21,8 @@ from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from gateway.cli import app as cli_app
-from gateway.contracts import BACKENDS, InteractionResult, load_interactions, verify_backend
 from tests.live import LiveStack
+from tools.pact_verifier import BACKENDS, InteractionResult, load_interactions, verify_backend
 
 pytestmark = pytest.mark.e2e
 

@@ -45,8 +45,8 @@ from clients.contracts import (
     Surface,
     VenuesBatch,
 )
-from gateway.contracts import BACKENDS, Interaction, check_semantics, load_interactions
 from tests.fakes import FakeBackends
+from tools.pact_verifier import BACKENDS, Interaction, check_semantics, load_interactions
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = RequestContext(

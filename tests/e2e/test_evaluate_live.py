@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.evaluate import evaluate
 from tests.live import ROOT, LiveStack
+from tools.evaluate import evaluate
 
 pytestmark = pytest.mark.e2e
 

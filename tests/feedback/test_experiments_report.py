@@ -10,7 +10,7 @@ import orjson
 from typer.testing import CliRunner
 
 from gateway.cli import app
-from gateway.experiments_report import report, wilson
+from tools.experiments_report import report, wilson
 
 
 def _log(path: Path, rates: dict[str, tuple[float, float]], n: int = 4000) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.persisted import sha256_hex, trusted_documents
-from gateway.schema_check import operation_document, operation_files
+from schema.operations import operation_document, operation_files
 from tests.gateway.conftest import HELSINKI, Gateway, GatewayFactory
 
 QUERY = "query Q($loc: LocationInput!) { discovery(location: $loc) { degraded } }"

@@ -30,7 +30,7 @@ class CompiledExecutionMixin:
         path = self.compiled_path
         eligible = (
             path is not None
-            # queries over GET only when the router allows them (Strawberry's own rule)
+            # queries over GET only when the view allows them (Strawberry's own rule)
             and (request_adapter.method != "GET" or getattr(self, "allow_queries_via_get", True))
             and (request_data.variables is None or isinstance(request_data.variables, dict))
         )

@@ -14,8 +14,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import orjson
+import typer
+from rich.console import Console
 from rich.table import Table
 
 Z95 = 1.959963984540054
@@ -119,3 +122,35 @@ def render(stats: list[VariantStats]) -> Table:
             f"{row.order_rate:.3f} [{order_low:.3f}, {order_high:.3f}]",
         )
     return table
+
+
+# -- the CLI: python -m gateway experiments report ---------------------------------------------
+
+experiments_app = typer.Typer(
+    help="Experiments: results per variant.", no_args_is_help=True, add_completion=False
+)
+
+
+@experiments_app.callback()
+def experiments() -> None:
+    """A group, not its one command: `python -m gateway experiments report`."""
+
+
+@experiments_app.command("report")
+def experiments_report(
+    log: Annotated[
+        list[Path] | None,
+        typer.Option(help="Decision log file(s); default: the configured PGW_DECISION_LOG_PATH."),
+    ] = None,
+) -> None:
+    """Exposures, click-through and order rates per variant, with 95 % intervals."""
+    from gateway.settings import Settings
+
+    paths = log or [p for p in [Settings().decision_log_path] if p is not None]
+    missing = [p for p in paths if not p.exists()]
+    if not paths or missing:
+        Console(stderr=True).print(
+            f"[red]no decision log at {', '.join(map(str, missing or paths))}[/red]"
+        )
+        raise typer.Exit(code=1)
+    Console().print(render(report(paths)))

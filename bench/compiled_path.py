@@ -1,6 +1,6 @@
 """CPU per execution of the Discovery operation: standard execution vs the compiled path.
 
-``python -m gateway.compiled.bench [--sections 7] [--venues 20] [--seconds 2]``
+``python -m bench.compiled_path [--sections 7] [--venues 20] [--seconds 2]``
 
 The page is materialised once (7 venue carousels × 20 venues with every field set, as the
 shipped ``DiscoveryFeed`` asks for them: ~2,000 response values) and handed back by a fake
@@ -12,7 +12,7 @@ shipped ``DiscoveryFeed`` asks for them: ~2,000 response values) and handed back
   minus HTTP;
 - ``graphql-core``: graphql-core's ``execute`` of the pre-parsed, pre-validated document on
   the same schema (the executor alone);
-- ``compiled+ext``: ``CompiledPath.execute``, what the router mixin runs for a known
+- ``compiled+ext``: ``CompiledPath.execute``, what the view mixin runs for a known
   document: the compiled operation inside Strawberry's extension runner (metrics, access log,
   span, debug) — compare with ``strawberry``;
 - ``compiled``: ``CompiledOperation.execute`` (variable and argument coercion, the root
@@ -180,7 +180,7 @@ def context(surfaces: PreparedSurfaces) -> GatewayContext:
 
 
 def discovery_document() -> str:
-    from gateway.schema_check import OPERATIONS_DIR, operation_document
+    from schema.operations import OPERATIONS_DIR, operation_document
 
     return operation_document(OPERATIONS_DIR / "discovery.graphql")
 

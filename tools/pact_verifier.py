@@ -570,7 +570,13 @@ def render(results: Sequence[InteractionResult], console: Console) -> None:
 contracts_app = typer.Typer(
     help="Consumer-driven contracts (Pact V4) between the gateway and its backends.",
     no_args_is_help=True,
+    add_completion=False,
 )
+
+
+@contracts_app.callback()
+def contracts() -> None:
+    """A group, not its one command: `python -m gateway contracts verify`."""
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:

@@ -24,42 +24,37 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from graphql import (
     DEFAULT_DEPRECATION_REASON,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLEnumType,
     GraphQLError,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLSchema,
-    Node,
-    Visitor,
     parse,
-    print_ast,
     validate,
-    visit,
 )
 from graphql import build_schema as parse_sdl
 from graphql.utilities import BreakingChangeType, DangerousChangeType, find_schema_changes
+from rich.console import Console
+from rich.markup import escape
+
+from schema.operations import FRAGMENTS_FILE, OPERATIONS_DIR, operation_document, operation_files
 
 __all__ = [
-    "FRAGMENTS_FILE",
-    "OPERATIONS_DIR",
     "Change",
     "CheckResult",
     "Severity",
     "check",
     "deprecations",
-    "operation_document",
-    "operation_files",
+    "schema_app",
     "validate_operations",
 ]
 
-OPERATIONS_DIR = Path(__file__).resolve().parents[1] / "schema" / "operations"
-FRAGMENTS_FILE = "fragments.graphql"
 
 REMOVE_AFTER_DEPRECATING = "remove only after deprecating"
 
@@ -207,44 +202,6 @@ def check(
 # -- the operations catalogue ------------------------------------------------------------------
 
 
-def operation_files(directory: Path = OPERATIONS_DIR) -> list[Path]:
-    """The shipped operations, one file per surface (the fragments file excluded)."""
-    return sorted(p for p in directory.glob("*.graphql") if p.name != FRAGMENTS_FILE)
-
-
-def operation_document(path: Path, directory: Path = OPERATIONS_DIR) -> str:
-    """The document an app sends for the operation in ``path``: it plus the shared fragments
-    it uses, directly or through other fragments (a server rejects unused fragments)."""
-    text = path.read_text(encoding="utf-8")
-    fragments_path = directory / FRAGMENTS_FILE
-    if not fragments_path.exists():
-        return text
-    shared = {
-        d.name.value: d
-        for d in parse(fragments_path.read_text(encoding="utf-8")).definitions
-        if isinstance(d, FragmentDefinitionNode)
-    }
-    wanted: list[str] = []
-    pending = _spreads(parse(text))
-    while pending:
-        name = pending.pop()
-        if name in shared and name not in wanted:
-            wanted.append(name)
-            pending |= _spreads(shared[name])
-    return "\n".join([text, *(print_ast(shared[n]) for n in sorted(wanted))]) + "\n"
-
-
-def _spreads(node: Node) -> set[str]:
-    found: set[str] = set()
-
-    class Spreads(Visitor):
-        def enter_fragment_spread(self, spread: FragmentSpreadNode, *_: object) -> None:
-            found.add(spread.name.value)
-
-    visit(node, Spreads())
-    return found
-
-
 def _errors(schema: GraphQLSchema, source: str) -> list[str]:
     try:
         document = parse(source)
@@ -274,3 +231,67 @@ def validate_operations(sdl: str, directory: Path = OPERATIONS_DIR) -> dict[str,
         if errors := _errors(schema, "\n".join(sources)):
             found["(catalogue)"] = errors
     return found
+
+
+# -- the CLI: python -m gateway schema export | check ------------------------------------------
+
+schema_app = typer.Typer(
+    help="The GraphQL schema snapshot.", no_args_is_help=True, add_completion=False
+)
+
+
+@schema_app.command("export")
+def schema_export(
+    out: Annotated[Path, typer.Option(help="Where to write the SDL.")] = Path(
+        "schema/schema.graphql"
+    ),
+) -> None:
+    """Write the live schema's SDL to the committed snapshot."""
+    from schema import export_sdl
+
+    out.write_text(export_sdl(), encoding="utf-8")
+    Console(stderr=True).print(f"wrote {out}")
+
+
+@schema_app.command("check")
+def schema_check(
+    snapshot: Annotated[Path, typer.Option(help="The committed SDL to compare with.")] = Path(
+        "schema/schema.graphql"
+    ),
+    allow_deprecated_removal: Annotated[
+        bool,
+        typer.Option(
+            help="Let fields the snapshot deprecated be removed (dangerous, not breaking)."
+        ),
+    ] = False,
+) -> None:
+    """Compare the live schema with the snapshot; exit 1 on a breaking change.
+
+    Also validates the shipped client operations (schema/operations/) against the live schema.
+    """
+    from schema import export_sdl
+
+    live = export_sdl()
+    result = check(
+        live,
+        snapshot.read_text(encoding="utf-8"),
+        allow_deprecated_removal=allow_deprecated_removal,
+    )
+    out = Console(soft_wrap=True, highlight=False)
+    for change in result.changes:
+        colour = "red" if change in result.breaking else "yellow"
+        out.print(f"[{colour}]{escape(str(change))}[/{colour}]")
+    broken = validate_operations(live)
+    for name, errors in broken.items():
+        for error in errors:
+            out.print(f"[red]{escape(f'[breaking] shipped operation {name}: {error}')}[/red]")
+    if not result.identical and result.ok:
+        out.print(f"{snapshot} differs from the live schema: run `make schema` and commit it")
+    summary = (
+        f"{len(result.breaking)} breaking, {len(result.dangerous)} dangerous change(s); "
+        f"{len(broken)} shipped operation(s) broken"
+    )
+    if not result.ok or broken:
+        out.print(f"[red]schema check failed: {summary}[/red]")
+        raise typer.Exit(code=1)
+    out.print(f"[green]schema check passed: {summary}[/green]")
