@@ -173,6 +173,9 @@ class FakeBackends:
         self.calls: Counter[str] = Counter()
         self.requests: dict[str, list[dict[str, Any]]] = {name: [] for name in BACKENDS}
         self.hang = asyncio.Event()
+        self.in_flight: Counter[str] = Counter()
+        #: each request's start: the backends that had a request in flight at that moment
+        self.in_flight_together: list[frozenset[str]] = []
         self.routers = {name: self._router(name) for name in BACKENDS}
 
     @property
@@ -192,6 +195,11 @@ class FakeBackends:
 
     def reset(self) -> None:
         self.behaviour = {name: Behaviour() for name in BACKENDS}
+
+    def were_in_flight_together(self, *backends: str) -> bool:
+        """Whether requests to all of ``backends`` were once in flight at the same time
+        (proves fan-out by overlap rather than by a wall-clock bound)."""
+        return any(set(backends) <= together for together in self.in_flight_together)
 
     def candidate_requests(self) -> list[dict[str, Any]]:
         """The bodies of every candidate request retrieval received, single or batched, in
@@ -239,8 +247,13 @@ class FakeBackends:
                 {"path": request.url.path, "body": body, "headers": dict(request.headers)}
             )
             behaviour = self.behaviour[name]
-            if behaviour.delay_s:
-                await asyncio.sleep(behaviour.delay_s)
+            self.in_flight[name] += 1
+            self.in_flight_together.append(frozenset(+self.in_flight))
+            try:
+                if behaviour.delay_s:
+                    await asyncio.sleep(behaviour.delay_s)
+            finally:
+                self.in_flight[name] -= 1
             failure = behaviour.failure
             if failure == "refused":
                 raise httpx.ConnectError("connection refused", request=request)

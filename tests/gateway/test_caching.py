@@ -134,6 +134,6 @@ async def test_unreachable_redis_never_fails_a_request(make_gateway: GatewayFact
         started = time.perf_counter()
         page = await _category(gw)
         assert page["source"] == "PERSONALISED"
-        assert time.perf_counter() - started < 0.25 + 0.1
+        assert time.perf_counter() - started < 3 * 0.25  # 3x the category budget
         page = await gw.discovery(user="u0001")
         assert page["degraded"] is False

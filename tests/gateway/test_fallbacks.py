@@ -107,7 +107,9 @@ NOT_CONSULTED = {
     ("bandit", "cart"),
 }
 
-MARGIN_S = 0.12
+#: A surface answers within its budget; 3x that leaves room for a loaded CI machine and still
+#: catches a hang (the fakes hang until the test ends).
+MARGIN_FACTOR = 3
 
 
 @pytest.mark.parametrize("failure", FAILURES)
@@ -123,7 +125,7 @@ async def test_every_surface_survives(gateway: Gateway, backend: str, failure: s
         body = response.json()
         assert "errors" not in body, (surface, body)
         page = body["data"][surface]
-        assert elapsed < budget + MARGIN_S, f"{surface} took {elapsed * 1000:.0f} ms"
+        assert elapsed < MARGIN_FACTOR * budget, f"{surface} took {elapsed * 1000:.0f} ms"
 
         expected = EXPECTED[backend][surface]
         if surface == "category":

@@ -14,9 +14,13 @@ async def test_discovery_with_every_backend_at_100ms_answers_in_parallel(gateway
     page = await gateway.discovery(user="u0001")
     elapsed = time.perf_counter() - started
 
-    # Called one after another, the five backends would take 500 ms or more; in parallel the
-    # critical path is retrieval -> ranking (catalog hydration overlaps ranking): ~200 ms.
-    assert elapsed < 0.25, f"discovery took {elapsed * 1000:.0f} ms"
+    # The first wave (retrieval, the bandit, catalog prefetch) is in flight at once, and
+    # catalog hydration overlaps ranking: the critical path is retrieval -> ranking, ~200 ms.
+    # The overlap is the proof; the wall-clock bound (3x the critical path) catches only a
+    # page that waits on something else entirely, and does not flake on a loaded CI box.
+    assert gateway.fakes.were_in_flight_together("retrieval", "bandit", "catalog")
+    assert gateway.fakes.were_in_flight_together("ranking", "catalog")
+    assert elapsed < 3 * 0.2, f"discovery took {elapsed * 1000:.0f} ms"
     assert all(gateway.fakes.calls[name] > 0 for name in BACKENDS if name != "popularity")
     sources = {s["id"]: s["source"] for s in page["sections"]}
     assert sources["for_you"] == "PERSONALISED"  # retrieval + ranking + catalog
@@ -37,7 +41,8 @@ async def test_venue_page_uses_popularity_backend_in_parallel(gateway: Gateway) 
     )
     elapsed = time.perf_counter() - started
     page = response.json()["data"]["venuePage"]
-    assert elapsed < 0.2, f"venue page took {elapsed * 1000:.0f} ms"
+    assert gateway.fakes.were_in_flight_together("retrieval", "popularity")
+    assert elapsed < 3 * 0.12, f"venue page took {elapsed * 1000:.0f} ms"
     assert gateway.fakes.calls["popularity"] >= 1
     assert {s["id"]: s["source"] for s in page["sections"]} == {
         "recommended_items": "PERSONALISED",
