@@ -9,15 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: Backend names in start order, with the demo ports from DESIGN §7.
-DEFAULT_PORTS: dict[str, int] = {
-    "catalog": 8101,
-    "retrieval": 8102,
-    "ranking": 8103,
-    "bandit": 8104,
-    "popularity": 8105,
-}
-BACKEND_NAMES: tuple[str, ...] = tuple(DEFAULT_PORTS)
+from clients.contracts.ports import BACKEND_NAMES, REFERENCE_PORTS
+
+#: Backend names in start order, and their ports (DESIGN §7), shared with the gateway.
+__all__ = ["BACKEND_NAMES", "PROJECT_ROOT", "REFERENCE_PORTS", "demo_seed"]
 
 #: Project root (the directory holding ``pyproject.toml``).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

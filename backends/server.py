@@ -10,7 +10,7 @@ import orjson
 import uvicorn
 from fastapi import FastAPI, Response
 
-from backends.config import BACKEND_NAMES, DEFAULT_PORTS
+from backends.config import BACKEND_NAMES, REFERENCE_PORTS
 
 JSON = "application/json"
 
@@ -58,12 +58,12 @@ def _config(name: str, host: str, port: int) -> uvicorn.Config:
 
 def serve(name: str, host: str = "127.0.0.1", port: int | None = None) -> None:
     """Serve one backend until interrupted."""
-    uvicorn.Server(_config(name, host, port or DEFAULT_PORTS[name])).run()
+    uvicorn.Server(_config(name, host, port or REFERENCE_PORTS[name])).run()
 
 
 def serve_all(host: str = "127.0.0.1", ports: dict[str, int] | None = None) -> None:
     """Serve all five backends in one process (shares the dataset in memory)."""
-    ports = {**DEFAULT_PORTS, **(ports or {})}
+    ports = {**REFERENCE_PORTS, **(ports or {})}
     servers = [uvicorn.Server(_config(n, host, ports[n])) for n in BACKEND_NAMES]
 
     async def main() -> None:

@@ -28,7 +28,7 @@ from types import TracebackType
 
 import httpx
 
-from backends.config import BACKEND_NAMES, DEFAULT_PORTS, PROJECT_ROOT
+from backends.config import BACKEND_NAMES, PROJECT_ROOT, REFERENCE_PORTS
 
 
 def free_port() -> int:
@@ -72,7 +72,7 @@ class BackendStack:
         log_dir: str | Path | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
-        self.ports = {**DEFAULT_PORTS, **(ports or {})}
+        self.ports = {**REFERENCE_PORTS, **(ports or {})}
         self.names = [n for n in BACKEND_NAMES if only is None or n in only]
         self.host = host
         self.prepare = prepare

@@ -48,16 +48,15 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from clients.contracts.common import Surface
 from gateway.settings import DATA_DIR
-from resolvers.plans import SurfaceName, load_plans
+from resolvers.plans import load_plans
 
 BACKENDS = ("retrieval", "ranking", "bandit", "catalog", "popularity")
 #: A fixed date: requests (and so answers) do not depend on the day the bench runs.
 DAY = datetime(2026, 11, 26)
 #: The Discovery sections the gateway asks the bandit to order (a viewer with history).
-SECTIONS = [
-    s.id for s in load_plans(DATA_DIR / "plans.yaml").surface(SurfaceName.DISCOVERY).sections
-]
+SECTIONS = [s.id for s in load_plans(DATA_DIR / "plans.yaml").surface(Surface.DISCOVERY).sections]
 
 
 @dataclass(frozen=True)

@@ -12,19 +12,17 @@ evicted first to make room, each one dropped once its hard TTL has passed on the
 
 The cache is an optimisation and never fails a request: a Redis error or a Redis slower than
 ``redis_timeout_s`` makes a read a miss and a write a no-op, and Redis is then skipped for
-``redis_cooldown_s`` so an unreachable Redis costs nothing per call. The outage is logged as
-a warning once, and its end at info level.
+``redis_cooldown_s`` so an unreachable Redis costs nothing per call (the shared failure
+policy, :class:`clients.redis.RedisPolicy`; the outage and its end are each logged once).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
-from urllib.parse import unquote, urlsplit
 
 import orjson
 from aiocache.backends.redis import RedisCache
@@ -33,11 +31,11 @@ from aiocache.serializers import BaseSerializer, NullSerializer
 from cachetools import TLRUCache
 
 from clients.config import CacheConfig
+from clients.redis import RedisPolicy, RedisUnavailable, redis_client
 
 __all__ = ["ResponseCache"]
 
 
-SLOW_OPERATIONS_BEFORE_COOL_DOWN = 3
 log = logging.getLogger(__name__)
 
 
@@ -56,20 +54,12 @@ class _OrjsonSerializer(BaseSerializer):  # type: ignore[misc]
 
 
 def _redis_cache(url: str, timeout_s: float) -> BaseCache:
-    parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss"):
-        raise ValueError(f"redis_url must be redis:// or rediss://, got {url!r}")
-    db = parts.path.lstrip("/").split("/")[0]
+    """aiocache over the pool of :func:`redis_client` (aiocache would open its own)."""
+    pool = redis_client(url, timeout_s=timeout_s).connection_pool
     return RedisCache(
         serializer=_OrjsonSerializer(),
-        endpoint=parts.hostname or "127.0.0.1",
-        port=parts.port or 6379,
-        db=int(db) if db else 0,
-        password=unquote(parts.password) if parts.password else None,
-        ssl=parts.scheme == "rediss",
-        timeout=None,  # bounded by ResponseCache itself
-        create_connection_timeout=timeout_s,
-        connection_pool_kwargs={"socket_timeout": timeout_s},
+        timeout=None,  # bounded by the RedisPolicy
+        connection_pool_class=lambda **_aiocache_defaults: pool,
     )
 
 
@@ -190,9 +180,11 @@ class ResponseCache:
             # no decoding, no re-validation on the request path
             self._memory = _BoundedMemoryCache(config.memory_max_entries, clock)
             self._cache = self._memory
-        self._down_until = 0.0
-        self._down = False
-        self._slow_in_a_row = 0
+        self._policy = RedisPolicy(
+            "response cache",
+            timeout_s=config.redis_timeout_s,
+            cooldown_s=config.redis_cooldown_s,
+        )
 
     @property
     def stores_objects(self) -> bool:
@@ -217,7 +209,7 @@ class ResponseCache:
     @property
     def available(self) -> bool:
         """False while a Redis outage is cooling down."""
-        return not self._down or time.monotonic() >= self._down_until
+        return self._policy.available
 
     def _key(self, key: str) -> str:
         return f"{self.config.namespace}:{key}"
@@ -294,45 +286,14 @@ class ResponseCache:
 
     async def _guard(self, op: Any) -> Any:
         """Run one cache operation; any failure or slowness is a miss / skipped write."""
-        if not self.available:
-            op.close()
-            return None
         try:
             if self._redis:
-                async with asyncio.timeout(self.config.redis_timeout_s):
-                    result = await op
-            else:
-                result = await op
+                return await self._policy.run(op)
+            return await op
         except orjson.JSONEncodeError:
             log.exception("response cache: value is not JSON-able; not cached")
-            return None
-        except TimeoutError as exc:
-            # One slow answer on a busy event loop is not an outage: only a run of them
-            # switches Redis off for the cool-down (a refused connection does at once).
-            self._slow_in_a_row += 1
-            if self._slow_in_a_row >= SLOW_OPERATIONS_BEFORE_COOL_DOWN:
-                self._mark_down(exc)
-            return None
-        except Exception as exc:
-            if self._redis:
-                self._mark_down(exc)
-            else:  # pragma: no cover - the memory backend does not fail
-                log.warning("response cache failed", exc_info=True)
-            return None
-        self._slow_in_a_row = 0
-        if self._down:
-            self._down = False
-            log.warning("response cache: redis reachable again")
-        return result
-
-    def _mark_down(self, exc: BaseException) -> None:
-        self._slow_in_a_row = 0
-        self._down_until = time.monotonic() + self.config.redis_cooldown_s
-        if not self._down:
-            self._down = True
-            log.warning(
-                "response cache: redis failed (%s: %s); serving without it for %.1fs at a time",
-                type(exc).__name__,
-                exc,
-                self.config.redis_cooldown_s,
-            )
+        except RedisUnavailable:
+            pass
+        except Exception:  # the cache must never fail a request
+            log.warning("response cache operation failed", exc_info=True)
+        return None

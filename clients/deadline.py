@@ -27,7 +27,7 @@ class Deadline:
     Example usage:
         ```python
         deadline = Deadline.after(0.3)
-        timeout = deadline.budget_for(0.25, reserve_s=0.015)
+        timeout = deadline.budget_for(0.25, reserve_s=DEFAULT_RESERVE_S)
         if timeout <= 0:
             ...  # no time left: fail fast, run the fallback
         ```

@@ -18,6 +18,7 @@ from clients.base import BackendClient
 from clients.cache import ResponseCache
 from clients.catalog import CatalogClient
 from clients.config import BackendConfig, CacheConfig
+from clients.contracts.ports import BACKEND_NAMES
 from clients.observe import CallObserver
 from clients.popularity import PopularityClient
 from clients.ranking import RankingClient
@@ -27,8 +28,6 @@ from clients.retrieval import RetrievalClient
 __all__ = ["BACKEND_NAMES", "Backends", "open_backends"]
 
 log = logging.getLogger(__name__)
-
-BACKEND_NAMES: tuple[str, ...] = ("catalog", "retrieval", "ranking", "bandit", "popularity")
 
 
 @dataclass

@@ -25,6 +25,7 @@ from rich.console import Console
 from typer._click.core import Command, Context  # typer vendors click since 0.2x
 from typer.core import TyperGroup
 
+from clients.contracts.ports import REFERENCE_PORTS, reference_url
 from gateway.auth import mint_token
 from gateway.demo_secret import demo_secret
 from resolvers.plans import PlanError
@@ -58,14 +59,6 @@ app = typer.Typer(cls=WithLazyTools, help="GraphQL personalisation gateway.", no
 config_app = typer.Typer(help="The effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 console = Console(stderr=True)
-
-DEMO_PORTS = {
-    "catalog": 8101,
-    "retrieval": 8102,
-    "ranking": 8103,
-    "bandit": 8104,
-    "popularity": 8105,
-}
 
 
 def _config_error(exc: Exception) -> typer.Exit:
@@ -162,8 +155,8 @@ def demo(
         "PGW_INTROSPECTION": os.environ.get("PGW_INTROSPECTION", "true"),
         "PGW_JWT_SECRET": secret,
     }
-    for name, backend_port in DEMO_PORTS.items():
-        env.setdefault(f"PGW_{name.upper()}__BASE_URL", f"http://127.0.0.1:{backend_port}")
+    for name in REFERENCE_PORTS:
+        env.setdefault(f"PGW_{name.upper()}__BASE_URL", reference_url(name))
     os.environ.update(env)
     console.print("starting the reference backends …")
     # SIGTERM (docker stop, systemd, `timeout`) must stop the backends as Ctrl-C does. uvicorn
@@ -176,10 +169,10 @@ def demo(
             [sys.executable, "-m", "backends", "serve", name, "--port", str(backend_port)],
             env=env,
         )
-        for name, backend_port in DEMO_PORTS.items()
+        for name, backend_port in REFERENCE_PORTS.items()
     ]
     try:
-        _wait_healthy([f"http://127.0.0.1:{p}/healthz" for p in DEMO_PORTS.values()], timeout_s=120)
+        _wait_healthy([f"{reference_url(name)}/healthz" for name in REFERENCE_PORTS], timeout_s=120)
         _check_config()
         bearer = mint_token(user, secret)
         # Plain echo, not rich: the token must stay on one line to be copy-pasteable.

@@ -2,21 +2,22 @@
 
 In memory by default (per process: with N workers a viewer gets up to N× the rate), in
 Redis when the shared cache is configured, so all replicas share one bucket per viewer.
-The Redis bucket is one Lua script (atomic, one round trip). A failing Redis lets requests
-through: rate limiting protects the backends, it must not become an outage of its own.
+The in-memory buckets are :class:`resolvers.token_bucket.TokenBuckets`; the Redis bucket is
+the same algorithm as one Lua script (atomic, one round trip). A failing Redis lets requests
+through (the shared failure policy, :class:`clients.redis.RedisPolicy`, so a Redis outage
+is skipped for a cool-down instead of costing every request a timeout): rate limiting
+protects the backends, it must not become an outage of its own.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
-log = logging.getLogger(__name__)
+from clients.redis import RedisPolicy, RedisUnavailable, redis_client
+from resolvers.token_bucket import TokenBuckets
 
 # KEYS[1] bucket; ARGV: rate (tokens/s), burst, now (s). Returns {allowed, retry_after_ms}.
 _BUCKET_LUA = """
@@ -62,46 +63,31 @@ class RateLimiter:
         *,
         namespace: str = "pgw",
         timeout_s: float = 0.05,
+        cooldown_s: float = 5.0,
         max_keys: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._max_keys = max_keys
+        self._buckets = TokenBuckets(max_keys)
+        self._clock = clock
         self._namespace = namespace
-        self._redis: Redis | None = (
-            Redis.from_url(redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
-            if redis_url
-            else None
-        )
+        self._redis = redis_client(redis_url, timeout_s=timeout_s) if redis_url else None
         self._script = self._redis.register_script(_BUCKET_LUA) if self._redis else None
+        self._policy = RedisPolicy("rate limiter", timeout_s=timeout_s, cooldown_s=cooldown_s)
 
     async def check(self, key: str, quota: Quota) -> Decision:
         if self._script is not None:
             try:
-                allowed, wait_ms = await self._script(
-                    keys=[f"{self._namespace}:rl:{key}"],
-                    args=[quota.rate, quota.burst, time.time()],
+                allowed, wait_ms = await self._policy.run(
+                    self._script(
+                        keys=[f"{self._namespace}:rl:{key}"],
+                        args=[quota.rate, quota.burst, time.time()],
+                    )
                 )
-            except RedisError:
-                log.warning("rate limiter: Redis unavailable, letting the request through")
-                return Decision(True)
+            except RedisUnavailable:
+                return Decision(True)  # logged once per outage by the policy
             return Decision(bool(allowed), math.ceil(int(wait_ms) / 1000))
-        return self._check_memory(key, quota)
-
-    def _check_memory(self, key: str, quota: Quota) -> Decision:
-        now = time.monotonic()
-        tokens, stamp = self._buckets.get(key, (float(quota.burst), now))
-        tokens = min(float(quota.burst), tokens + (now - stamp) * quota.rate)
-        if tokens >= 1:
-            self._store(key, tokens - 1, now)
-            return Decision(True)
-        self._store(key, tokens, now)
-        return Decision(False, max(1, math.ceil((1 - tokens) / quota.rate)))
-
-    def _store(self, key: str, tokens: float, now: float) -> None:
-        if key not in self._buckets and len(self._buckets) >= self._max_keys:
-            # Full buckets carry no information: forget the oldest entry to stay bounded.
-            self._buckets.pop(next(iter(self._buckets)))
-        self._buckets[key] = (tokens, now)
+        wait_s = self._buckets.take(key, rate=quota.rate, burst=quota.burst, now=self._clock())
+        return Decision(True) if not wait_s else Decision(False, max(1, math.ceil(wait_s)))
 
     async def aclose(self) -> None:
         if self._redis is not None:

@@ -17,25 +17,25 @@ from pydantic import Field, NonNegativeInt, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clients.config import BackendConfig, CacheConfig
+from clients.contracts.ports import BACKEND_NAMES, reference_url
 from gateway.collector import DEFAULT_THRESHOLDS
 from gateway.demo_secret import DEMO_SECRET_PATH
 from gateway.limits import Limits
 
 DATA_DIR = Path(__file__).with_name("data")
 
-BACKEND_NAMES = ("catalog", "retrieval", "ranking", "bandit", "popularity")
-
+#: Each backend's defaults; the URLs are the reference backends' (``clients.contracts.ports``).
 BACKEND_DEFAULTS: dict[str, dict[str, Any]] = {
-    "catalog": {"base_url": "http://127.0.0.1:8101", "timeout_s": 0.15, "cache_ttl_s": 300},
-    "retrieval": {"base_url": "http://127.0.0.1:8102", "timeout_s": 0.15, "cache_ttl_s": 60},
-    "ranking": {"base_url": "http://127.0.0.1:8103", "timeout_s": 0.15, "cache_ttl_s": 60},
+    "catalog": {"base_url": reference_url("catalog"), "timeout_s": 0.15, "cache_ttl_s": 300},
+    "retrieval": {"base_url": reference_url("retrieval"), "timeout_s": 0.15, "cache_ttl_s": 60},
+    "ranking": {"base_url": reference_url("ranking"), "timeout_s": 0.15, "cache_ttl_s": 60},
     "bandit": {
-        "base_url": "http://127.0.0.1:8104",
+        "base_url": reference_url("bandit"),
         "timeout_s": 0.15,
         "cache_ttl_s": 30,
         "stale_ttl_s": 300,
     },
-    "popularity": {"base_url": "http://127.0.0.1:8105", "timeout_s": 0.15, "cache_ttl_s": 60},
+    "popularity": {"base_url": reference_url("popularity"), "timeout_s": 0.15, "cache_ttl_s": 60},
 }
 
 

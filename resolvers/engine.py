@@ -41,7 +41,7 @@ from clients.registry import Backends
 from clients.results import CacheResult, Fetched
 from resolvers.materialise import Audience, CatalogEntity, entity_ids, materialise
 from resolvers.page import ContentSource, Entity, Venue
-from resolvers.plans import FallbackStep, Plans, SectionPlan, SurfaceName, SurfacePlan
+from resolvers.plans import FallbackStep, Plans, SectionPlan, SurfacePlan
 from resolvers.request import PageRequest
 from resolvers.stale import StaleSections
 
@@ -55,13 +55,6 @@ STEP_SOURCE: dict[FallbackStep, ContentSource] = {
     FallbackStep.POPULAR: ContentSource.POPULAR,
     FallbackStep.STALE: ContentSource.STALE,
     FallbackStep.DEFAULT: ContentSource.DEFAULT,
-}
-
-SURFACE_CONTRACT: dict[SurfaceName, Surface] = {
-    SurfaceName.DISCOVERY: Surface.DISCOVERY,
-    SurfaceName.CATEGORY: Surface.CATEGORY,
-    SurfaceName.VENUE_PAGE: Surface.VENUE_PAGE,
-    SurfaceName.CART: Surface.CART,
 }
 
 # How many candidates to ask for per shown slot: de-duplication across carousels, the
@@ -83,7 +76,7 @@ class Services:
 class SurfaceInputs:
     """The surface-specific arguments that shape retrieval and filtering."""
 
-    surface: SurfaceName
+    surface: Surface
     category: str | None = None
     venue_id: str | None = None
     cart_item_ids: tuple[str, ...] = ()
@@ -256,7 +249,7 @@ class PageBuild:
         strategy = section.content.strategy
         assert strategy is not None
         return CandidatesRequest(
-            surface=SURFACE_CONTRACT[self._inputs.surface],
+            surface=self._inputs.surface,
             strategy=strategy,
             user_id=self._request.user_id,
             location=self._request.location,
@@ -483,7 +476,7 @@ class PageBuild:
             variant = self._request.ranking_variant or next(iter(variants - {None}), None)
             requests.append(
                 RankRequest(
-                    surface=SURFACE_CONTRACT[self._inputs.surface],
+                    surface=self._inputs.surface,
                     kind=kind,
                     user_id=self._request.user_id,
                     context=self._request.backend_context(),

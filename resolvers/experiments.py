@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from resolvers.plans import Experiment, SurfaceName, Variant
+from clients.contracts.common import Surface
+from resolvers.plans import Experiment, Variant
 
 __all__ = ["Experiment", "Variant", "assignments"]
 
 
 def assignments(
-    experiments: tuple[Experiment, ...], surface: SurfaceName, unit_id: str | None, now: datetime
+    experiments: tuple[Experiment, ...], surface: Surface, unit_id: str | None, now: datetime
 ) -> dict[str, Variant]:
     """The variant of every running experiment on ``surface`` for this unit (none without a
     unit: anonymous viewers without a device id are not experimented on)."""

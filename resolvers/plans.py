@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from clients.contracts import EntityKind, Location, PopularityScope, RetrievalStrategy
+from clients.base import DEFAULT_RESERVE_S
+from clients.contracts import EntityKind, Location, PopularityScope, RetrievalStrategy, Surface
 from clients.contracts.retrieval import STRATEGY_KIND
 
 _SCALE = float(2**64)
@@ -34,13 +35,6 @@ class FallbackStep(StrEnum):
     POPULAR = "popular"
     STALE = "stale"
     DEFAULT = "default"
-
-
-class SurfaceName(StrEnum):
-    DISCOVERY = "discovery"
-    CATEGORY = "category"
-    VENUE_PAGE = "venue_page"
-    CART = "cart"
 
 
 class _Frozen(BaseModel):
@@ -122,7 +116,7 @@ class Experiment(_Frozen):
     """An experiment on one surface; runs between ``start`` and ``stop`` when given."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_.-]*$")
-    surface: SurfaceName
+    surface: Surface
     salt: str = Field(min_length=1)
     variants: tuple[Variant, ...] = Field(min_length=1)
     start: datetime | None = None
@@ -186,16 +180,17 @@ class SurfacePlan(_Frozen):
 class Plans(_Frozen):
     """All surface plans plus the page-wide settings."""
 
-    reserve_ms: int = Field(default=15, ge=0, le=1000)
+    #: the clients' default reserve unless the plans file sets its own
+    reserve_ms: int = Field(default=round(DEFAULT_RESERVE_S * 1000), ge=0, le=1000)
     stale_section_ttl_s: int = Field(default=86_400, ge=0)
     dedupe_venues: bool = True
     markets: tuple[Market, ...] = Field(min_length=1)
-    surfaces: dict[SurfaceName, SurfacePlan]
+    surfaces: dict[Surface, SurfacePlan]
     experiments: tuple[Experiment, ...] = ()
 
     @model_validator(mode="after")
     def _all_surfaces(self) -> Plans:
-        missing = [s.value for s in SurfaceName if s not in self.surfaces]
+        missing = [s.value for s in Surface if s not in self.surfaces]
         if missing:
             raise ValueError(f"missing surfaces: {', '.join(missing)}")
         return self
@@ -220,7 +215,7 @@ class Plans(_Frozen):
                     )
         return self
 
-    def surface(self, name: SurfaceName) -> SurfacePlan:
+    def surface(self, name: Surface) -> SurfacePlan:
         return self.surfaces[name]
 
 

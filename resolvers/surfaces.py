@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from clients.contracts import ItemEntity, Location, VenueEntity
+from clients.contracts.common import Surface
 from clients.deadline import Deadline
 from clients.errors import BackendError
 from resolvers import materialise as mat
@@ -47,7 +48,6 @@ from resolvers.page import (
     VenuePage,
 )
 from resolvers.page_cache import PageCache
-from resolvers.plans import SurfaceName
 from resolvers.request import PageRequest, PageTrace, local_time
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -116,7 +116,7 @@ class Surfaces:
         self._tracker = tracker or SectionTracker.ephemeral()
         self._pages = page_cache if page_cache is not None else PageCache(0, 0)
 
-    def _request(self, surface: SurfaceName, viewer: Viewer, location: Location) -> PageRequest:
+    def _request(self, surface: Surface, viewer: Viewer, location: Location) -> PageRequest:
         plan = self._plans.surface(surface)
         budget_s = plan.budget_ms / 1000
         if viewer.timeout_ms is not None:
@@ -163,7 +163,7 @@ class Surfaces:
         return page.sections, page.degraded
 
     def _sections(
-        self, request: PageRequest, surface: SurfaceName, built: Sequence[BuiltSection]
+        self, request: PageRequest, surface: Surface, built: Sequence[BuiltSection]
     ) -> list[AnySection]:
         order = self._plans.surface(surface).section_order
         point = order.decision_point if order is not None else None
@@ -175,12 +175,12 @@ class Surfaces:
 
     async def discovery(self, viewer: Viewer, lat: float, lon: float) -> DiscoveryPage:
         location = validate_location(lat, lon)
-        request = self._request(SurfaceName.DISCOVERY, viewer, location)
+        request = self._request(Surface.DISCOVERY, viewer, location)
         audience = Audience(location=location, now=request.local_now)
-        built, degraded = await self._build(request, SurfaceInputs(SurfaceName.DISCOVERY), audience)
+        built, degraded = await self._build(request, SurfaceInputs(Surface.DISCOVERY), audience)
         return DiscoveryPage(
             request_id=request.request_id,
-            sections=self._sections(request, SurfaceName.DISCOVERY, built),
+            sections=self._sections(request, Surface.DISCOVERY, built),
             degraded=degraded,
         )
 
@@ -209,7 +209,7 @@ class Surfaces:
         after: str | None,
     ) -> CategoryPage:
         location = validate_location(lat, lon)
-        max_first = self._plans.surface(SurfaceName.CATEGORY).max_first
+        max_first = self._plans.surface(Surface.CATEGORY).max_first
         if not (1 <= first <= max_first):
             raise BadUserInput(
                 f"Argument 'first' must be between 1 and {max_first}, got {first}.",
@@ -217,10 +217,10 @@ class Surfaces:
             )
         start = decode_cursor(after) + 1 if after is not None else 0
         category = self._category(slug)
-        request = self._request(SurfaceName.CATEGORY, viewer, location)
+        request = self._request(Surface.CATEGORY, viewer, location)
         audience = Audience(location=location, now=request.local_now)
         built, degraded = await self._build(
-            request, SurfaceInputs(SurfaceName.CATEGORY, category=slug), audience
+            request, SurfaceInputs(Surface.CATEGORY, category=slug), audience
         )
         section = built[0]
         venues = [v for v in section.entities if isinstance(v, Venue)]
@@ -258,12 +258,12 @@ class Surfaces:
     async def venue_page(self, viewer: Viewer, venue_id: str, lat: float, lon: float) -> VenuePage:
         location = validate_location(lat, lon)
         validate_id(venue_id, argument="venueId")
-        request = self._request(SurfaceName.VENUE_PAGE, viewer, location)
+        request = self._request(Surface.VENUE_PAGE, viewer, location)
         audience = Audience(location=location, now=request.local_now, venue_id=venue_id)
         lookup = asyncio.get_running_loop().create_task(self._lookup_venue(request, venue_id))
         try:
             built, degraded = await self._build(
-                request, SurfaceInputs(SurfaceName.VENUE_PAGE, venue_id=venue_id), audience
+                request, SurfaceInputs(Surface.VENUE_PAGE, venue_id=venue_id), audience
             )
         finally:
             entity = await lookup
@@ -279,7 +279,7 @@ class Surfaces:
         return VenuePage(
             request_id=request.request_id,
             venue=venue,
-            sections=self._sections(request, SurfaceName.VENUE_PAGE, built),
+            sections=self._sections(request, Surface.VENUE_PAGE, built),
             degraded=degraded,
         )
 
@@ -330,7 +330,7 @@ class Surfaces:
         location = validate_location(lat, lon)
         validate_id(venue_id, argument="cart.venueId")
         item_ids = self._validate_lines(lines)
-        request = self._request(SurfaceName.CART, viewer, location)
+        request = self._request(Surface.CART, viewer, location)
         audience = Audience(
             location=location,
             now=request.local_now,
@@ -341,7 +341,7 @@ class Surfaces:
         try:
             built, degraded = await self._build(
                 request,
-                SurfaceInputs(SurfaceName.CART, venue_id=venue_id, cart_item_ids=item_ids),
+                SurfaceInputs(Surface.CART, venue_id=venue_id, cart_item_ids=item_ids),
                 audience,
             )
         finally:
@@ -364,7 +364,7 @@ class Surfaces:
                     )
         return CartPage(
             request_id=request.request_id,
-            sections=self._sections(request, SurfaceName.CART, built),
+            sections=self._sections(request, Surface.CART, built),
             degraded=degraded,
         )
 

@@ -58,8 +58,9 @@ from clients.contracts import (
     VenueEntity,
     VenuesBatch,
 )
+from clients.contracts.ports import BACKEND_NAMES
 
-BACKENDS = ("catalog", "retrieval", "ranking", "bandit", "popularity")
+BACKENDS = BACKEND_NAMES
 HELSINKI = (60.1699, 24.9384)
 ALWAYS_OPEN = [OpeningInterval(weekday=d, opens="00:00", closes="00:00") for d in range(7)]
 NEVER_OPEN: list[OpeningInterval] = []

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import httpx
 
+from clients.contracts.ports import BACKEND_NAMES
 from gateway.auth import mint_token
 
 ROOT = Path(__file__).resolve().parents[1]
-BACKENDS = ("catalog", "retrieval", "ranking", "bandit", "popularity")
+BACKENDS = BACKEND_NAMES
 SECRET = "e2e-test-secret-not-for-production-0123456789"
 
 

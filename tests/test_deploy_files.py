@@ -27,7 +27,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from backends.config import DEFAULT_PORTS
+from clients.contracts.ports import REFERENCE_PORTS
 from gateway.graphiql import ASSETS
 from gateway.settings import Settings
 
@@ -89,11 +89,11 @@ def compose_problems(doc: dict[str, Any]) -> list[str]:
     """Where the compose file disagrees with the code (empty when all is well)."""
     problems: list[str] = []
     services: dict[str, Any] = doc.get("services") or {}
-    expected = {"gateway", "redis", "prometheus", *DEFAULT_PORTS}
+    expected = {"gateway", "redis", "prometheus", *REFERENCE_PORTS}
     if set(services) != expected:
         problems.append(f"services {sorted(services)} != {sorted(expected)}")
 
-    for name, port in DEFAULT_PORTS.items():
+    for name, port in REFERENCE_PORTS.items():
         svc = services.get(name) or {}
         want = ["python", "-m", "backends", "serve", name, "--host", "0.0.0.0", "--port"]
         want.append(str(port))
@@ -136,7 +136,7 @@ def compose_problems(doc: dict[str, Any]) -> list[str]:
         "PGW_ENVIRONMENT": "demo",
         "PGW_DEBUG": "true",
         "PGW_REDIS_URL": "redis://redis:6379/0",
-        **{f"PGW_{n.upper()}__BASE_URL": f"http://{n}:{p}" for n, p in DEFAULT_PORTS.items()},
+        **{f"PGW_{n.upper()}__BASE_URL": f"http://{n}:{p}" for n, p in REFERENCE_PORTS.items()},
     }
     for key, value in wanted_env.items():
         if env.get(key) != value:
@@ -144,7 +144,7 @@ def compose_problems(doc: dict[str, Any]) -> list[str]:
     if not env.get("PGW_JWT_SECRET"):
         problems.append("gateway: PGW_JWT_SECRET has no demo default")
     depends = gateway.get("depends_on") or {}
-    for dep in ("redis", *DEFAULT_PORTS):
+    for dep in ("redis", *REFERENCE_PORTS):
         condition = depends.get(dep, {}).get("condition") if isinstance(depends, dict) else None
         if condition != "service_healthy":
             problems.append(f"gateway: depends_on {dep} is not service_healthy")
@@ -167,7 +167,7 @@ def test_compose_agrees_with_the_code() -> None:
     assert compose_problems(load_compose()) == []
 
 
-@pytest.mark.parametrize("name", sorted(DEFAULT_PORTS))
+@pytest.mark.parametrize("name", sorted(REFERENCE_PORTS))
 def test_backend_commands_parse_with_the_backends_cli(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -180,7 +180,7 @@ def test_backend_commands_parse_with_the_backends_cli(
     command = load_compose()["services"][name]["command"]
     assert command[:3] == ["python", "-m", "backends"]
     assert backends_cli.main(command[3:]) == 0
-    assert calls == [(name, "0.0.0.0", DEFAULT_PORTS[name])]
+    assert calls == [(name, "0.0.0.0", REFERENCE_PORTS[name])]
 
 
 def test_compose_gateway_environment_builds_valid_settings(
@@ -194,7 +194,7 @@ def test_compose_gateway_environment_builds_valid_settings(
     assert settings.redis_url == "redis://redis:6379/0"
     assert settings.jwt_secret is not None
     assert len(settings.jwt_secret.get_secret_value()) >= 32  # HS256 wants 256-bit keys
-    for name, port in DEFAULT_PORTS.items():
+    for name, port in REFERENCE_PORTS.items():
         assert str(getattr(settings, name).base_url).rstrip("/") == f"http://{name}:{port}"
 
 

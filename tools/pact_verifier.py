@@ -63,11 +63,12 @@ from clients.contracts import (
     RankResponse,
     VenuesBatch,
 )
+from clients.contracts.ports import BACKEND_NAMES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PACT_DIR = PROJECT_ROOT / "pacts"
 CONSUMER = "gateway"
-BACKENDS = ("catalog", "retrieval", "ranking", "bandit", "popularity")
+BACKENDS = BACKEND_NAMES
 
 StateSetter = Callable[[str, Mapping[str, Any], str], None]
 """``(state name, params, "setup" | "teardown")`` → arrange the provider."""

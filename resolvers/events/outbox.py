@@ -281,9 +281,9 @@ class RedisOutbox:
 
     async def open(self) -> None:
         """Connects lazily: a Redis that is down at start-up fails calls, not the start."""
-        from redis import asyncio as aioredis
+        from clients.redis import redis_client
 
-        self._redis = aioredis.from_url(self.url, socket_timeout=2.0, socket_connect_timeout=1.0)
+        self._redis = redis_client(self.url, timeout_s=2.0, connect_timeout_s=1.0)
         self._add = self._redis.register_script(_ADD_SCRIPT)
         self._ready = False
 

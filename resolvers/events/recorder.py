@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from resolvers.events.decision_log import DecisionLog
 from resolvers.events.delivery import RewardDelivery
 from resolvers.events.outbox import Outbox, Reward
 from resolvers.events.tracker import section_decision_id
+from resolvers.token_bucket import TokenBuckets
 from resolvers.tracking import InvalidTrackingId, TrackingClaims, TrackingSigner
 
 log = logging.getLogger("pgw.events")
@@ -110,25 +110,6 @@ def reward_event_id(decision_id: str, arm: str) -> str:
     return hashlib.sha256(f"reward|{decision_id}|{arm}".encode()).hexdigest()[:32]
 
 
-class _Buckets:
-    """Per-viewer token buckets for events, in process memory (bounded)."""
-
-    def __init__(self, rate: float, burst: int, max_keys: int = 100_000) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.max_keys = max_keys
-        self._state: OrderedDict[str, tuple[float, float]] = OrderedDict()
-
-    def take(self, key: str, now: float) -> bool:
-        tokens, at = self._state.pop(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
-        allowed = tokens >= 1.0
-        self._state[key] = (tokens - 1.0 if allowed else tokens, now)
-        if len(self._state) > self.max_keys:
-            self._state.popitem(last=False)
-        return allowed
-
-
 class EventRecorder:
     """Validates event batches and hands their rewards to the outbox."""
 
@@ -146,7 +127,7 @@ class EventRecorder:
         self.decisions = decisions or DecisionLog(None)
         self.delivery = delivery
         self.limits = limits or EventLimits()
-        self._buckets = _Buckets(self.limits.rate_per_s, self.limits.burst)
+        self._buckets = TokenBuckets()
 
     async def record(
         self, user_id: str | None, rate_key: str, events: Sequence[Event]
@@ -174,7 +155,9 @@ class EventRecorder:
                 )
                 continue
             rejected = self._check(event, claims, viewer, now)
-            if rejected is None and not self._buckets.take(rate_key, now):
+            if rejected is None and self._buckets.take(
+                rate_key, rate=limits.rate_per_s, burst=limits.burst, now=now
+            ):
                 rejected = (RejectReason.RATE_LIMITED, "too many events; send them later")
             if rejected is not None:
                 outcomes.append(EventOutcome(index, None, *rejected))

@@ -8,7 +8,7 @@ def test_all_names_are_exported_and_importable() -> None:
     modules = {
         "bandit", "base", "batching", "breaker", "cache", "catalog", "config", "contracts",
         "deadline", "errors", "observe", "popularity", "ranking", "reference", "registry",
-        "results", "retrieval", "retry", "singleflight",
+        "redis", "results", "retrieval", "retry", "singleflight",
     }  # fmt: skip
     assert set(clients.__all__) == exported - modules
     for name in clients.__all__:

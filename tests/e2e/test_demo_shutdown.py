@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import DEMO_PORTS
+from clients.contracts.ports import REFERENCE_PORTS as DEMO_PORTS
 from tests.live import ROOT, free_port, wait_healthy
 
 

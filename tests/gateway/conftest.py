@@ -13,9 +13,10 @@ import pytest
 import yaml
 
 from clients.config import BackendConfig
+from clients.contracts.ports import BACKEND_NAMES
 from gateway.app import create_app
 from gateway.auth import mint_token
-from gateway.settings import BACKEND_NAMES, DATA_DIR, Settings
+from gateway.settings import DATA_DIR, Settings
 from tests.fakes import FakeBackends
 
 PLANS = DATA_DIR / "plans.yaml"

@@ -8,8 +8,9 @@ from typing import Any
 import yaml
 from structlog.testing import capture_logs
 
+from clients.contracts.common import Surface
 from resolvers.experiments import assignments
-from resolvers.plans import Plans, SurfaceName, load_plans
+from resolvers.plans import Plans, load_plans
 from tests.gateway.conftest import PLANS, GatewayFactory
 
 
@@ -42,7 +43,7 @@ def _users_by_variant(plans: Plans) -> dict[str, str]:
     found: dict[str, str] = {}
     for n in range(1, 50):
         user = f"u{n:04d}"
-        variant = assignments(plans.experiments, SurfaceName.DISCOVERY, user, datetime.now(tz=UTC))[
+        variant = assignments(plans.experiments, Surface.DISCOVERY, user, datetime.now(tz=UTC))[
             "layout"
         ].name
         found.setdefault(variant, user)

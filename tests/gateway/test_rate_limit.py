@@ -33,13 +33,14 @@ async def test_anonymous_callers_share_their_ip_bucket(make_gateway: GatewayFact
 
 
 async def test_bucket_refills_over_time() -> None:
-    limiter = RateLimiter()
+    now = [100.0]
+    limiter = RateLimiter(clock=lambda: now[0])
     quota = Quota(rate=1000.0, burst=1)
     assert (await limiter.check("k", quota)).allowed
     denied = await limiter.check("k", quota)
     assert not denied.allowed
     assert denied.retry_after_s == 1
-    limiter._buckets["k"] = (0.0, limiter._buckets["k"][1] - 0.01)  # 10 ms ago: 10 tokens' worth
+    now[0] += 0.01  # 10 ms later: 10 tokens' worth
     assert (await limiter.check("k", quota)).allowed
 
 

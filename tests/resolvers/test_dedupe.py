@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from clients.contracts.common import Surface
 from gateway.settings import DATA_DIR
 from resolvers.engine import BuiltSection, dedupe_and_limit
 from resolvers.page import ContentSource, Entity, Venue
-from resolvers.plans import SurfaceName, load_plans
+from resolvers.plans import load_plans
 
 PLANS = load_plans(DATA_DIR / "plans.yaml")
-SECTIONS = {s.id: s for s in PLANS.surface(SurfaceName.DISCOVERY).sections}
+SECTIONS = {s.id: s for s in PLANS.surface(Surface.DISCOVERY).sections}
 
 
 def _venues(*ids: str) -> list[Entity]:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from scipy import stats
 
+from clients.contracts.common import Surface
 from resolvers.experiments import Experiment, Variant, assignments
-from resolvers.plans import SurfaceName
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 USERS = [f"u{n:05d}" for n in range(10_000)]
@@ -19,7 +19,7 @@ def _experiment(name: str, salt: str, shares: tuple[float, ...] = (0.5, 0.5)) ->
         Variant(name=f"v{n}", share=share, ranking_variant="treatment" if n else "control")
         for n, share in enumerate(shares)
     )
-    return Experiment(name=name, surface=SurfaceName.DISCOVERY, salt=salt, variants=variants)
+    return Experiment(name=name, surface=Surface.DISCOVERY, salt=salt, variants=variants)
 
 
 def test_assignment_is_stable_per_user() -> None:
@@ -58,17 +58,17 @@ def test_only_running_experiments_of_the_surface_apply() -> None:
     running = _experiment("ranker", "s1")
     stopped = Experiment(
         name="old",
-        surface=SurfaceName.DISCOVERY,
+        surface=Surface.DISCOVERY,
         salt="s2",
         variants=(Variant(name="a", share=1.0),),
         stop=datetime(2026, 1, 1, tzinfo=UTC),
     )
     other = Experiment(
-        name="cart", surface=SurfaceName.CART, salt="s3", variants=(Variant(name="a", share=1.0),)
+        name="cart", surface=Surface.CART, salt="s3", variants=(Variant(name="a", share=1.0),)
     )
-    got = assignments((running, stopped, other), SurfaceName.DISCOVERY, "u00001", NOW)
+    got = assignments((running, stopped, other), Surface.DISCOVERY, "u00001", NOW)
     assert set(got) == {"ranker"}
-    assert assignments((running,), SurfaceName.DISCOVERY, None, NOW) == {}
+    assert assignments((running,), Surface.DISCOVERY, None, NOW) == {}
 
 
 def test_shares_must_sum_to_one() -> None:

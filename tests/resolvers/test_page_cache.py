@@ -6,12 +6,13 @@ import random
 from datetime import UTC, datetime
 
 from clients.contracts import Location
+from clients.contracts.common import Surface
 from clients.deadline import Deadline
 from gateway.settings import DATA_DIR
 from resolvers.engine import BuiltSection, SurfaceInputs
 from resolvers.page import ContentSource
 from resolvers.page_cache import PageCache
-from resolvers.plans import SurfaceName, load_plans
+from resolvers.plans import load_plans
 from resolvers.request import PageRequest, PageTrace
 
 PLANS = load_plans(DATA_DIR / "plans.yaml")
@@ -33,11 +34,11 @@ def request(**overrides: object) -> PageRequest:
 
 
 def sections() -> list[BuiltSection]:
-    plan = PLANS.surface(SurfaceName.DISCOVERY).sections[0]
+    plan = PLANS.surface(Surface.DISCOVERY).sections[0]
     return [BuiltSection(plan, ContentSource.PERSONALISED, [], degraded=False)]
 
 
-DISCOVERY = SurfaceInputs(SurfaceName.DISCOVERY)
+DISCOVERY = SurfaceInputs(Surface.DISCOVERY)
 
 
 def test_a_kept_page_is_replayed_into_the_next_trace() -> None:
@@ -122,14 +123,14 @@ def test_the_key_holds_everything_the_build_reads() -> None:
     ]
     assert all(PageCache.key(r, DISCOVERY) != base for r in different)
     inputs = [
-        SurfaceInputs(SurfaceName.CATEGORY, category="pizza"),
-        SurfaceInputs(SurfaceName.CATEGORY, category="sushi"),
-        SurfaceInputs(SurfaceName.CART, venue_id="v1", cart_item_ids=("i1",)),
-        SurfaceInputs(SurfaceName.CART, venue_id="v1", cart_item_ids=("i1", "i2")),
+        SurfaceInputs(Surface.CATEGORY, category="pizza"),
+        SurfaceInputs(Surface.CATEGORY, category="sushi"),
+        SurfaceInputs(Surface.CART, venue_id="v1", cart_item_ids=("i1",)),
+        SurfaceInputs(Surface.CART, venue_id="v1", cart_item_ids=("i1", "i2")),
     ]
     keys = {PageCache.key(request(), i) for i in inputs}
     assert len(keys) == len(inputs)
     assert base not in keys
     assert PageCache.key(
-        request(), SurfaceInputs(SurfaceName.CART, venue_id="v1", cart_item_ids=("i2", "i1"))
+        request(), SurfaceInputs(Surface.CART, venue_id="v1", cart_item_ids=("i2", "i1"))
     ) == PageCache.key(request(), inputs[3])
