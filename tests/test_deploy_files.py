@@ -387,7 +387,7 @@ def test_dockerfile_cmd_matches_the_cli() -> None:
 
     from gateway.cli import app
 
-    (cmd,) = [a for i, a in dockerfile_instructions(DOCKERFILE.read_text()) if i == "CMD"]
+    *_, cmd = [a for i, a in dockerfile_instructions(DOCKERFILE.read_text()) if i == "CMD"]
     argv = json.loads(cmd)[3:]
     result = CliRunner().invoke(app, [*argv, "--help"])
     assert result.exit_code == 0, result.output
