@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache
 
 from clients.registry import Backends, open_backends
 from gateway.asgi_body import read_body, replaying
@@ -218,10 +218,6 @@ def _parser_cache() -> ParserCache:
     return ParserCache(maxsize=512)
 
 
-def _validation_cache() -> ValidationCache:
-    return ValidationCache(maxsize=512)
-
-
 @functools.cache
 def gateway_schema(limits: Limits) -> Any:
     """The executable schema, built once per process (and set of limits).
@@ -234,7 +230,6 @@ def gateway_schema(limits: Limits) -> Any:
             OperationSpan,
             *limit_extensions(limits),
             _parser_cache,
-            _validation_cache,
             RequestMetrics,
             AccessLog,
             DebugTimings,
