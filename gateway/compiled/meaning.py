@@ -35,8 +35,11 @@ from graphql import (
     print_ast,
 )
 
-# Fragments nested deeper than this are not inlined (validation refuses cycles anyway).
+# Fragments nested deeper than this are not inlined (validation refuses cycles anyway),
+# and no key is made of a document whose inlined form exceeds this many selections (a few
+# fragments each spread twice in the next would otherwise grow it exponentially).
 _MAX_FRAGMENT_DEPTH = 32
+_MAX_SELECTIONS = 20_000
 
 
 class _NoMeaning(Exception):
@@ -60,7 +63,7 @@ def meaning_of(document: DocumentNode, operation_name: str | None) -> str | None
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     try:
-        selections = _normalise(operation.selection_set, fragments, ())
+        selections = _normalise(operation.selection_set, fragments, (), [_MAX_SELECTIONS])
     except _NoMeaning:
         return None
     canonical = OperationDefinitionNode(
@@ -77,8 +80,12 @@ def _normalise(
     selection_set: SelectionSetNode,
     fragments: dict[str, FragmentDefinitionNode],
     stack: tuple[str, ...],
+    budget: list[int],
 ) -> SelectionSetNode:
     out: list[SelectionNode] = []
+    budget[0] -= len(selection_set.selections)
+    if budget[0] < 0:
+        raise _NoMeaning("too large")
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
             if selection.name.value == "__typename":
@@ -91,7 +98,7 @@ def _normalise(
                     directives=selection.directives,
                     selection_set=None
                     if selection.selection_set is None
-                    else _normalise(selection.selection_set, fragments, stack),
+                    else _normalise(selection.selection_set, fragments, stack, budget),
                 )
             )
         elif isinstance(selection, InlineFragmentNode):
@@ -99,7 +106,7 @@ def _normalise(
                 InlineFragmentNode(
                     type_condition=selection.type_condition,
                     directives=selection.directives,
-                    selection_set=_normalise(selection.selection_set, fragments, stack),
+                    selection_set=_normalise(selection.selection_set, fragments, stack, budget),
                 )
             )
         elif isinstance(selection, FragmentSpreadNode):
@@ -113,7 +120,9 @@ def _normalise(
                         name=NameNode(value=fragment.type_condition.name.value)
                     ),
                     directives=selection.directives,
-                    selection_set=_normalise(fragment.selection_set, fragments, (*stack, name)),
+                    selection_set=_normalise(
+                        fragment.selection_set, fragments, (*stack, name), budget
+                    ),
                 )
             )
     return SelectionSetNode(selections=tuple(out))
