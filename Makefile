@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 GRAPHIQL := gateway/graphiql
 
-.PHONY: demo test lint fmt typecheck setup browser assets schema clean chaos bench soak
+.PHONY: demo test lint fmt typecheck setup browser assets node-tests schema clean chaos bench soak
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -17,12 +17,18 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --quiet
 	@touch $@
 
-setup: $(VENV)/.synced assets
+setup: $(VENV)/.synced assets node-tests
 
 # GraphiQL's assets come from the npm registry at set-up, never from a CDN at page load.
 assets: $(GRAPHIQL)/node_modules/.installed
 $(GRAPHIQL)/node_modules/.installed: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json
 	cd $(GRAPHIQL) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# JavaScript the test suite drives (the graphql-http audit), pinned by tests/node's lock file.
+node-tests: tests/node/node_modules/.installed
+tests/node/node_modules/.installed: tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # Debian's chromium drives the browser test (playwright cannot download its own here).
@@ -73,4 +79,4 @@ schema: $(VENV)/.synced
 	$(PY) -m gateway schema export
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(GRAPHIQL)/node_modules
+	rm -rf $(VENV) $(TOOLS) $(GRAPHIQL)/node_modules tests/node/node_modules
