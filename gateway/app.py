@@ -67,6 +67,7 @@ from resolvers.page_cache import PageCache
 from resolvers.plans import Plans
 from schema import GatewayContext, build_schema
 from schema.mutation import EventsContext
+from schema.subgraph import build_subgraph_schema
 
 log = logging.getLogger("gateway")
 
@@ -270,6 +271,18 @@ def _validation_cache() -> ValidationCache:
     return ValidationCache(maxsize=512)
 
 
+def _extensions(limits: Limits) -> list[Any]:
+    return [
+        OperationSpan,
+        *limit_extensions(limits),
+        _parser_cache,
+        _validation_cache,
+        RequestMetrics,
+        AccessLog,
+        DebugTimings,
+    ]
+
+
 @functools.cache
 def gateway_schema(limits: Limits) -> Any:
     """The executable schema, built once per process (and set of limits).
@@ -277,18 +290,13 @@ def gateway_schema(limits: Limits) -> Any:
     It is static, and Strawberry memoises per schema instance, so building one per app
     would only grow the heap (and the garbage collector's pauses) in tests.
     """
-    return build_schema(
-        [
-            OperationSpan,
-            *limit_extensions(limits),
-            _parser_cache,
-            _validation_cache,
-            RequestMetrics,
-            AccessLog,
-            DebugTimings,
-        ],
-        error_processor=code_errors,
-    )
+    return build_schema(_extensions(limits), error_processor=code_errors)
+
+
+@functools.cache
+def gateway_subgraph_schema(limits: Limits) -> Any:
+    """The Federation 2 subgraph schema (decision 0020), with the same extensions."""
+    return build_subgraph_schema(_extensions(limits), error_processor=code_errors)
 
 
 def create_app(
@@ -402,6 +410,10 @@ def create_app(
         graphql.compiled_path = CompiledPath(schema, documents=shipped_documents())
         runtime.compiled_path = graphql.compiled_path
     app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
+    if settings.federation:
+        # A supergraph's router talks to this route; clients keep /graphql (decision 0020).
+        subgraph = GatewayGraphQL(gateway_subgraph_schema(settings.limits()), get_context)
+        app.router.routes.append(Route("/subgraph", subgraph, methods=["GET", "POST"]))
     mount_graphiql_assets(app)
 
     @app.exception_handler(RateLimited)

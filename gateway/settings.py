@@ -80,6 +80,10 @@ class Settings(BaseSettings):
         default=True,
         description="Serve the shipped operations through the compiled path (gateway/compiled).",
     )
+    federation: bool = Field(
+        default=False,
+        description="Serve the Federation 2 subgraph schema on /subgraph (decision 0020).",
+    )
     page_cache_ttl_s: float = Field(
         default=20.0,
         ge=0,

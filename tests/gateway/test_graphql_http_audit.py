@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import subprocess
 import threading
 import time
@@ -18,15 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from gateway.app import create_app
 from tests.fakes import FakeBackends
 from tests.gateway.conftest import gateway_settings
 from tests.live import free_port
+from tests.node_tools import NODE_DIR, node
 
-NODE_TESTS = Path(__file__).resolve().parents[1] / "node"
-AUDIT = NODE_TESTS / "graphql-http-audit.mjs"
+AUDIT = NODE_DIR / "graphql-http-audit.mjs"
 
 
 #: The audits whose documents ask ``__type`` (introspection): with introspection off (the
@@ -64,11 +61,8 @@ def serving(tmp_path: Path, *, introspection: bool) -> Iterator[str]:
 
 def audit(url: str) -> list[dict[str, Any]]:
     """Every audit's result: ``{id, name, status, reason}``, status ok/notice/warn/error."""
-    node = shutil.which("node")
-    if node is None or not (NODE_TESTS / "node_modules" / "graphql-http").is_dir():
-        pytest.fail("Node or tests/node/node_modules is missing: run `make setup` (npm ci)")
     done = subprocess.run(
-        [node, str(AUDIT), url], capture_output=True, text=True, timeout=90, check=False
+        [node(), str(AUDIT), url], capture_output=True, text=True, timeout=90, check=False
     )
     assert done.returncode == 0, done.stderr
     results: list[dict[str, Any]] = json.loads(done.stdout)
