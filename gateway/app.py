@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
@@ -267,16 +267,11 @@ def _parser_cache() -> ParserCache:
     return ParserCache(maxsize=512)
 
 
-def _validation_cache() -> ValidationCache:
-    return ValidationCache(maxsize=512)
-
-
 def _extensions(limits: Limits) -> list[Any]:
     return [
         OperationSpan,
-        *limit_extensions(limits),
+        *limit_extensions(limits),  # DocumentGate replaces Strawberry's ValidationCache
         _parser_cache,
-        _validation_cache,
         RequestMetrics,
         AccessLog,
         DebugTimings,

@@ -107,9 +107,19 @@ class Settings(BaseSettings):
     )
     max_query_depth: int = Field(default=12, ge=2, le=50)
     max_aliases: int = Field(default=20, ge=0, le=500)
-    max_tokens: int = Field(default=4000, ge=100, le=100_000)
+    max_tokens: int = Field(default=1000, ge=100, le=100_000)
     max_root_fields: int = Field(default=4, ge=1, le=20)
     max_cost: int = Field(default=25_000, ge=100, le=10_000_000)
+    max_directives: int = Field(
+        default=16, ge=0, le=1000, description="Directives per document (decision 0016)."
+    )
+    max_merge_pairs: int = Field(
+        default=3000,
+        ge=10,
+        le=1_000_000,
+        description="Field/fragment pairs graphql-core's overlap rule may compare per "
+        "document; repeated fields make validation quadratic (decision 0016).",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call from a browser (CORS)."
@@ -240,6 +250,8 @@ class Settings(BaseSettings):
             max_root_fields=self.max_root_fields,
             max_cost=self.max_cost,
             introspection=self.introspection,
+            max_directives=self.max_directives,
+            max_merge_pairs=self.max_merge_pairs,
         )
 
     def cache_config(self) -> CacheConfig:

@@ -11,9 +11,10 @@ extensions run through Strawberry's own ``SchemaExtensionsRunner`` with a real
 and its result, ``DebugTimings`` adds ``extensions.debug``. Parsing and validation (and their
 caches) are skipped because the document was parsed and validated once, at compile time,
 with the same limits (``MaxTokensLimiter``'s token limit for parsing, every
-``AddValidationRules`` extension's rules — depth, aliases, root fields, introspection — for
-validation). A document that fails any of that is not compiled and takes the standard path,
-which reports the error as today.
+``AddValidationRules`` extension's rules — depth, aliases, root fields, cost, directives,
+introspection — for validation, after the same linear shape check as ``DocumentGate``).
+A document that fails any of that is not compiled and takes the standard path, which
+reports the error as today.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from strawberry.types.graphql import OperationType
 
 from gateway.compiled.compiler import CompiledOperation, compile_operation
 from gateway.compiled.roots import root_caller
+from gateway.document_shape import document_shape
+from gateway.limits import DocumentGate, Limits, refusals
 
 
 def _hooks_resolvers(schema: Any) -> bool:
@@ -41,16 +44,22 @@ def _hooks_resolvers(schema: Any) -> bool:
     )
 
 
-def _limits(schema: Any) -> tuple[list[type[ASTValidationRule]], int | None]:
-    """The validation rules and token limit the schema's extensions add per operation."""
+def _limits(
+    schema: Any,
+) -> tuple[list[type[ASTValidationRule]], int | None, Limits | None]:
+    """The validation rules, token limit and document limits the schema's extensions add
+    per operation."""
     rules: list[type[ASTValidationRule]] = []
     max_tokens: int | None = None
+    limits: Limits | None = None
     for extension in schema.get_extensions():
         if isinstance(extension, AddValidationRules):
             rules.extend(extension.validation_rules)
         elif isinstance(extension, MaxTokensLimiter):
             max_tokens = extension.max_token_count
-    return rules, max_tokens
+        elif isinstance(extension, DocumentGate):
+            limits = extension.limits
+    return rules, max_tokens, limits
 
 
 def shipped_documents(directory: Path | None = None) -> list[str]:
@@ -77,7 +86,7 @@ class CompiledPath:
         self.schema = schema
         self.compile_unknown = compile_unknown
         self.maxsize = maxsize
-        self._rules, self._max_tokens = _limits(schema)
+        self._rules, self._max_tokens, self._document_limits = _limits(schema)
         self._known: dict[tuple[str, str | None], CompiledOperation | None] = {}
         self._seen: OrderedDict[tuple[str, str | None], CompiledOperation | None] = OrderedDict()
         if _hooks_resolvers(schema):
@@ -107,6 +116,13 @@ class CompiledPath:
             document = parse(query, max_tokens=self._max_tokens)
         except GraphQLError:
             return None
+        if self._document_limits is not None:
+            # the standard path's gate, first: graphql-core's validation inside
+            # compile_operation is quadratic in repeated fields and must not see a document
+            # the limits refuse (nor one with a fragment cycle)
+            shape = document_shape(self.schema._schema, document)
+            if shape.fragment_cycle or refusals(shape, self._document_limits):
+                return None
         return compile_operation(self.schema._schema, document, operation_name, rules=self._rules)
 
     @property
