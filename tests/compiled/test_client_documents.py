@@ -158,9 +158,7 @@ async def test_the_gateway_serves_an_apollo_document_compiled_like_standard(
 
 def test_a_fragment_bomb_has_no_meaning() -> None:
     """Each fragment spreads the next twice: inlining would be exponential."""
-    fragments = [
-        f"fragment F{n} on DiscoveryPage {{ ...F{n + 1} ...F{n + 1} }}" for n in range(30)
-    ]
+    fragments = [f"fragment F{n} on DiscoveryPage {{ ...F{n + 1} ...F{n + 1} }}" for n in range(30)]
     fragments.append("fragment F30 on DiscoveryPage { degraded }")
     text = "{ discovery(location: {lat: 1, lon: 2}) { ...F0 } }\n" + "\n".join(fragments)
     assert meaning_of(parse(text), None) is None
