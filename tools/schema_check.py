@@ -245,12 +245,17 @@ def schema_export(
     out: Annotated[Path, typer.Option(help="Where to write the SDL.")] = Path(
         "schema/schema.graphql"
     ),
+    subgraph_out: Annotated[
+        Path, typer.Option(help="Where to write the Federation 2 subgraph's SDL (0020).")
+    ] = Path("schema/subgraph.graphql"),
 ) -> None:
-    """Write the live schema's SDL to the committed snapshot."""
+    """Write the live schema's SDL, and the subgraph's beside it, to the committed snapshots."""
     from schema import export_sdl
+    from schema.subgraph import export_subgraph_sdl
 
     out.write_text(export_sdl(), encoding="utf-8")
-    Console(stderr=True).print(f"wrote {out}")
+    subgraph_out.write_text(export_subgraph_sdl(), encoding="utf-8")
+    Console(stderr=True).print(f"wrote {out} and {subgraph_out}")
 
 
 @schema_app.command("check")
