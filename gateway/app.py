@@ -31,6 +31,7 @@ from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from clients.registry import Backends, open_backends
 from gateway.asgi_body import read_body, replaying
@@ -107,13 +108,33 @@ class RequestIdMiddleware:
             return
         arrived = time.monotonic()
         incoming = None
+        traceparent = None
         declared: int | None = None
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
             elif name == b"content-length" and value.isdigit():
                 declared = int(value)
+            elif name == b"traceparent":
+                traceparent = value.decode("latin-1")
         request_id = incoming if incoming and REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        # every line logged while this request is handled (structlog's and the standard
+        # library's) carries its ids; reset after, for callers that share a task (tests)
+        tokens = bind_contextvars(request_id=request_id, trace_id=trace_id_from(traceparent))
+        try:
+            await self._handle(scope, receive, send, request_id, arrived, declared)
+        finally:
+            reset_contextvars(**tokens)
+
+    async def _handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        request_id: str,
+        arrived: float,
+        declared: int | None,
+    ) -> None:
         limit = self.max_body_bytes
         if limit is not None and scope.get("method") in ("POST", "PUT", "PATCH"):
             if declared is None:

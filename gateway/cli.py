@@ -190,6 +190,7 @@ def demo(
             http="httptools",
             access_log=False,
             timeout_graceful_shutdown=5,
+            log_config=None,  # uvicorn's lines through gateway.logs' JSON renderer
         )
     finally:
         for proc in procs:

@@ -95,6 +95,13 @@ DEADLINE_EXCEEDED = Counter(
     ["surface"],
 )
 
+HTTP_REFUSALS = Counter(
+    "pgw_http_refusals_total",
+    "Requests refused before GraphQL execution (401 auth, 413 body size, 429 rate limit, "
+    "persisted-query refusals, malformed HTTP), by status and code.",
+    ["status", "code"],
+)
+
 _CACHE_RESULTS = {CacheResult.HIT: "hit", CacheResult.MISS: "miss", CacheResult.STALE: "stale"}
 
 

@@ -55,7 +55,7 @@ def test_two_workers_report_one_aggregated_count(tmp_path: Path) -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_healthy(f"{url}/healthz", 60, proc)
+        wait_healthy(f"{url}/healthz", 180, proc)
         close = {"Connection": "close"}  # a fresh connection each time: any worker may accept
         for _ in range(40):
             assert httpx.post(f"{url}/graphql", json=BAD, headers=close).status_code == 200

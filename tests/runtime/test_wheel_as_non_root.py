@@ -251,6 +251,10 @@ def test_the_installed_wheel_serves_as_uid_10001(
     output = run.log.read_text(errors="replace")
     assert status == 0, output[-3000:]
     assert "could not start" not in output, output[-3000:]
+    # one log stream: uvicorn's, the standard library's and structlog's lines are all JSON
+    for line in output.splitlines():
+        if line.strip():
+            assert json.loads(line)["level"], line
 
 
 def test_a_worker_that_cannot_start_stops_the_process_with_its_reason(
