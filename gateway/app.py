@@ -140,7 +140,7 @@ def _as_of(request: Request, settings: Settings) -> datetime | None:
     and ignored when unparsable or without an offset.
     """
     raw = request.headers.get("x-debug-local-time")
-    if not raw or not settings.debug:
+    if not raw or not settings.debug or settings.production:
         return None
     try:
         moment = datetime.fromisoformat(raw)
@@ -186,8 +186,10 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
         self,
         schema: Any,
         context_getter: Callable[[Request], Awaitable[GatewayContext]],
+        *,
+        graphiql: bool = True,
     ) -> None:
-        super().__init__(schema)
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self._context_getter = context_getter
 
     async def get_context(self, request: Any, response: Any) -> GatewayContext:
@@ -208,7 +210,8 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
         try:
             return await super().run(request)
         except StrawberryHTTPException as exc:
-            return graphql_error(exc.status_code, exc.reason, "BAD_REQUEST", {})
+            code = "NOT_FOUND" if exc.status_code == 404 else "BAD_REQUEST"
+            return graphql_error(exc.status_code, exc.reason, code, {})
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL from local assets (installed from npm at set-up), never from a CDN."""
@@ -350,7 +353,7 @@ def create_app(
         )
 
     schema = gateway_schema(settings.limits())
-    graphql = GatewayGraphQL(schema, context_getter=get_context)
+    graphql = GatewayGraphQL(schema, context_getter=get_context, graphiql=settings.graphiql_enabled)
     if settings.compiled_execution:
         # The shipped operations skip graphql-core's executor: compiled once at start-up
         # into projectors over the page objects (gateway/compiled; decision 0008).
@@ -361,7 +364,8 @@ def create_app(
         # A supergraph's router talks to this route; clients keep /graphql (decision 0020).
         subgraph = GatewayGraphQL(gateway_subgraph_schema(settings.limits()), get_context)
         app.router.routes.append(Route("/subgraph", subgraph, methods=["GET", "POST"]))
-    mount_graphiql_assets(app)
+    if settings.graphiql_enabled:  # never in production unless PGW_GRAPHIQL=true
+        mount_graphiql_assets(app)
 
     @app.exception_handler(RateLimited)
     async def rate_limited(_request: Request, exc: RateLimited) -> Response:
@@ -406,10 +410,12 @@ def create_app(
         )
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        body, content_type = render_metrics()
-        return Response(body, media_type=content_type)
+    if settings.metrics_port is None:  # else on its own port (gateway.cli serve)
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            body, content_type = render_metrics()
+            return Response(body, media_type=content_type)
 
     if settings.cors_origins:
         app.add_middleware(

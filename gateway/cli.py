@@ -91,9 +91,13 @@ def serve(
     """Run the gateway alone against the configured backend URLs."""
     import uvicorn
 
-    from gateway.metrics import reset_multiprocess_dir
+    from gateway.metrics import reset_multiprocess_dir, serve_metrics
+    from gateway.settings import Settings
 
     _check_config()
+    metrics_port = Settings().metrics_port
+    if metrics_port is not None:
+        serve_metrics(host, metrics_port, workers)
     reset_multiprocess_dir()
     uvicorn.run(
         "gateway.app:create_app",

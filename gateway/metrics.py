@@ -203,6 +203,23 @@ def render_metrics() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
+def serve_metrics(host: str, port: int, workers: int) -> None:
+    """``/metrics`` on its own port (``PGW_METRICS_PORT``), from the supervising process,
+    so the API port never exposes it; with several workers, in multiprocess mode (a
+    private ``PROMETHEUS_MULTIPROC_DIR`` is made when none is set, before they start)."""
+    import tempfile
+
+    from prometheus_client import start_http_server
+
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pgw-metrics-")
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    start_http_server(port, addr=host, registry=registry)
+
+
 def observe_gc_pause(generation: int, seconds: float) -> None:
     """Record one collection's pause (``gateway.collector.report_pauses``)."""
     GC_PAUSE.labels(str(generation)).observe(seconds)
