@@ -402,7 +402,14 @@ def create_app(
     if settings.compiled_execution:
         # The shipped operations skip graphql-core's executor: compiled once at start-up
         # into projectors over the page objects (gateway/compiled; decision 0008).
-        graphql.compiled_path = CompiledPath(schema, documents=shipped_documents())
+        # Any other valid query is compiled once hot, keyed by its meaning (decision 0023).
+        graphql.compiled_path = CompiledPath(
+            schema,
+            documents=shipped_documents(),
+            compile_unknown=settings.compiled_hot_after > 0,
+            hot_after=settings.compiled_hot_after,
+            maxsize=settings.compiled_max_plans,
+        )
         runtime.compiled_path = graphql.compiled_path
     app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
     if settings.federation:

@@ -80,6 +80,15 @@ class Settings(BaseSettings):
         default=True,
         description="Serve the shipped operations through the compiled path (gateway/compiled).",
     )
+    compiled_hot_after: int = Field(
+        default=3,
+        ge=0,
+        description="Compile any other valid query once its meaning ran this many times "
+        "(decision 0023); 0 compiles only the shipped operations.",
+    )
+    compiled_max_plans: int = Field(
+        default=256, ge=1, description="Compiled plans of other documents kept (LRU beyond)."
+    )
     federation: bool = Field(
         default=False,
         description="Serve the Federation 2 subgraph schema on /subgraph (decision 0020).",
