@@ -203,21 +203,31 @@ def render_metrics() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-def serve_metrics(host: str, port: int, workers: int) -> None:
-    """``/metrics`` on its own port (``PGW_METRICS_PORT``), from the supervising process,
-    so the API port never exposes it; with several workers, in multiprocess mode (a
-    private ``PROMETHEUS_MULTIPROC_DIR`` is made when none is set, before they start)."""
-    import tempfile
+def serve_metrics(host: str, port: int) -> None:
+    """``/metrics`` on its own port (``PGW_METRICS_PORT``), from the serving process (the
+    supervisor with several workers), so the API port never exposes it. Each scrape reads
+    the multiprocess directory when there is one (``render_metrics``)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from prometheus_client import start_http_server
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] != "/metrics":
+                self.send_error(404)
+                return
+            body, content_type = render_metrics()
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pgw-metrics-")
-    registry = REGISTRY
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    start_http_server(port, addr=host, registry=registry)
+        def log_message(self, format: str, *args: Any) -> None:  # scrapes are not news
+            return
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="pgw-metrics", daemon=True).start()
 
 
 def observe_gc_pause(generation: int, seconds: float) -> None:
