@@ -48,6 +48,7 @@ from resolvers.page import (
     VenuePage,
 )
 from resolvers.page_cache import PageCache
+from resolvers.references import References
 from resolvers.request import PageRequest, PageTrace, local_time
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -115,6 +116,8 @@ class Surfaces:
         # signs tracking ids and logs decisions; an ephemeral key when none is configured
         self._tracker = tracker or SectionTracker.ephemeral()
         self._pages = page_cache if page_cache is not None else PageCache(0, 0)
+        self.references = References(services)
+        """Venues, items and brands by key, for a federation router (``_entities``)."""
 
     def _request(self, surface: Surface, viewer: Viewer, location: Location) -> PageRequest:
         plan = self._plans.surface(surface)
