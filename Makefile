@@ -14,7 +14,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --extra backends
 	@touch $@
 
 setup: $(VENV)/.synced assets node-tools
@@ -25,8 +25,8 @@ $(GRAPHIQL)/node_modules/.installed: $(GRAPHIQL)/package.json $(GRAPHIQL)/packag
 	cd $(GRAPHIQL) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Node tooling the suite drives (federation composition, Hive Gateway, Apollo Client 4),
-# from tests/node/package-lock.json (decisions 0020, 0021).
+# Node tooling the suite drives (federation composition, Hive Gateway, Apollo Client 4, the
+# graphql-http audit), from tests/node/package-lock.json (decisions 0019, 0020, 0021).
 NODE_TOOLS := tests/node
 node-tools: $(NODE_TOOLS)/node_modules/.installed
 $(NODE_TOOLS)/node_modules/.installed: $(NODE_TOOLS)/package.json $(NODE_TOOLS)/package-lock.json

@@ -28,7 +28,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 
 from clients.registry import Backends, open_backends
 from gateway.asgi_body import read_body, replaying
@@ -41,6 +43,13 @@ from gateway.feedback import Feedback, open_feedback
 from gateway.graphiql import graphiql_html, mount_graphiql_assets
 from gateway.limits import Limits, limit_extensions
 from gateway.logs import AccessLog, configure_logging, trace_id_from
+from gateway.media import (
+    APPLICATION_JSON,
+    CONTENT_TYPES,
+    GRAPHQL_RESPONSE_JSON,
+    is_request_error,
+    response_media_type,
+)
 from gateway.metrics import (
     PrometheusObserver,
     RequestMetrics,
@@ -50,7 +59,7 @@ from gateway.metrics import (
 )
 from gateway.persisted import PersistedQueryMiddleware, PersistedQueryStore, trusted_documents
 from gateway.ratelimit import Quota, RateLimiter
-from gateway.responses import graphql_error
+from gateway.responses import accept_of, graphql_error
 from gateway.settings import Settings, get_settings
 from gateway.tracing import OperationSpan, configure_tracing
 from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
@@ -116,6 +125,7 @@ class RequestIdMiddleware:
                     f"The request body is over the {limit} bytes allowed.",
                     "PAYLOAD_TOO_LARGE",
                     {"x-request-id": request_id},
+                    accept=accept_of(scope),
                 )
                 await response(scope, receive, send)
                 return
@@ -140,7 +150,7 @@ def _as_of(request: Request, settings: Settings) -> datetime | None:
     and ignored when unparsable or without an offset.
     """
     raw = request.headers.get("x-debug-local-time")
-    if not raw or not settings.debug:
+    if not raw or not settings.debug or settings.production:
         return None
     try:
         moment = datetime.fromisoformat(raw)
@@ -186,8 +196,10 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
         self,
         schema: Any,
         context_getter: Callable[[Request], Awaitable[GatewayContext]],
+        *,
+        graphiql: bool = True,
     ) -> None:
-        super().__init__(schema)
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self._context_getter = context_getter
 
     async def get_context(self, request: Any, response: Any) -> GatewayContext:
@@ -203,12 +215,51 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
         return orjson.loads(data)
 
     async def run(self, request: Request) -> Response:  # type: ignore[override]
-        """Strawberry's own HTTP refusals (bad JSON, batching, GET mutations) as GraphQL
-        errors with a code, like every other error, instead of plain text."""
+        """Strawberry's run, answered in the media type the client asked for (decision 0019).
+
+        Strawberry's own HTTP refusals (bad JSON, batching) become GraphQL errors with a code
+        instead of plain text; an operation the method does not allow (a mutation over GET)
+        is a 405 with ``Allow: POST``, as GraphQL over HTTP requires. With
+        ``application/graphql-response+json`` a request error is a 400 without ``data``.
+        """
+        accept = request.headers.get("accept")
         try:
-            return await super().run(request)
+            response = await super().run(request)
         except StrawberryHTTPException as exc:
-            return graphql_error(exc.status_code, exc.reason, "BAD_REQUEST", {})
+            if isinstance(exc.__cause__, InvalidOperationTypeError) and request.method == "GET":
+                return graphql_error(
+                    405, exc.reason, "METHOD_NOT_ALLOWED", {"Allow": "POST"}, accept=accept
+                )
+            code = "NOT_FOUND" if exc.status_code == 404 else "BAD_REQUEST"
+            return graphql_error(exc.status_code, exc.reason, code, {}, accept=accept)
+        if response_media_type(accept) == GRAPHQL_RESPONSE_JSON and response.headers.get(
+            "content-type", ""
+        ).startswith(APPLICATION_JSON):
+            response.headers["content-type"] = CONTENT_TYPES[GRAPHQL_RESPONSE_JSON]
+            if getattr(request.state, "graphql_request_error", False):
+                response.status_code = 400
+        return response
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """Strawberry's parsing, plus the one parameter it leaves unchecked: an
+        ``operationName`` that is not a string (or null) is a 400, not a crash later."""
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            if not isinstance(item.operation_name, str | None):
+                raise StrawberryHTTPException(
+                    400, "The GraphQL operation's `operationName` must be a string or null."
+                )
+        return data
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        """Strawberry's result body; without ``data`` for a request error when the client
+        asked for ``application/graphql-response+json`` (``run`` then answers 400)."""
+        body = await super().process_result(request, result)
+        accept = request.headers.get("accept")
+        if response_media_type(accept) == GRAPHQL_RESPONSE_JSON and is_request_error(result):
+            body.pop("data", None)
+            request.state.graphql_request_error = True
+        return body
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL from local assets (installed from npm at set-up), never from a CDN."""
@@ -219,16 +270,11 @@ def _parser_cache() -> ParserCache:
     return ParserCache(maxsize=512)
 
 
-def _validation_cache() -> ValidationCache:
-    return ValidationCache(maxsize=512)
-
-
 def _extensions(limits: Limits) -> list[Any]:
     return [
         OperationSpan,
-        *limit_extensions(limits),
+        *limit_extensions(limits),  # DocumentGate replaces Strawberry's ValidationCache
         _parser_cache,
-        _validation_cache,
         RequestMetrics,
         AccessLog,
         DebugTimings,
@@ -355,41 +401,57 @@ def create_app(
         )
 
     schema = gateway_schema(settings.limits())
-    graphql = GatewayGraphQL(schema, context_getter=get_context)
+    graphql = GatewayGraphQL(schema, context_getter=get_context, graphiql=settings.graphiql_enabled)
     if settings.compiled_execution:
         # The shipped operations skip graphql-core's executor: compiled once at start-up
         # into projectors over the page objects (gateway/compiled; decision 0008).
-        graphql.compiled_path = CompiledPath(schema, documents=shipped_documents())
+        # Any other valid query is compiled once hot, keyed by its meaning (decision 0023).
+        graphql.compiled_path = CompiledPath(
+            schema,
+            documents=shipped_documents(),
+            compile_unknown=settings.compiled_hot_after > 0,
+            hot_after=settings.compiled_hot_after,
+            maxsize=settings.compiled_max_plans,
+        )
         runtime.compiled_path = graphql.compiled_path
     app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
     if settings.federation:
         # A supergraph's router talks to this route; clients keep /graphql (decision 0020).
         subgraph = GatewayGraphQL(gateway_subgraph_schema(settings.limits()), get_context)
         app.router.routes.append(Route("/subgraph", subgraph, methods=["GET", "POST"]))
-    mount_graphiql_assets(app)
+    if settings.graphiql_enabled:  # never in production unless PGW_GRAPHIQL=true
+        mount_graphiql_assets(app)
 
     @app.exception_handler(RateLimited)
-    async def rate_limited(_request: Request, exc: RateLimited) -> Response:
+    async def rate_limited(request: Request, exc: RateLimited) -> Response:
         return graphql_error(
             429,
             f"Too many requests; retry in {exc.retry_after_s} s.",
             "RATE_LIMITED",
             {"Retry-After": str(exc.retry_after_s)},
+            accept=request.headers.get("accept"),
         )
 
     @app.exception_handler(AuthError)
-    async def unauthenticated(_request: Request, exc: AuthError) -> Response:
+    async def unauthenticated(request: Request, exc: AuthError) -> Response:
         return graphql_error(
             401,
             exc.message,
             "UNAUTHENTICATED",
             {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            accept=request.headers.get("accept"),
         )
 
     @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> Response:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
         code = "PAYLOAD_TOO_LARGE" if exc.status_code == 413 else "BAD_REQUEST"
-        return graphql_error(exc.status_code, str(exc.detail), code, exc.headers or {})
+        return graphql_error(
+            exc.status_code,
+            str(exc.detail),
+            code,
+            exc.headers or {},
+            accept=request.headers.get("accept"),
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -411,10 +473,12 @@ def create_app(
         )
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        body, content_type = render_metrics()
-        return Response(body, media_type=content_type)
+    if settings.metrics_port is None:  # else on its own port (gateway.cli serve)
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            body, content_type = render_metrics()
+            return Response(body, media_type=content_type)
 
     if settings.cors_origins:
         app.add_middleware(

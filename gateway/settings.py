@@ -50,7 +50,11 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    environment: Literal["demo", "development", "test", "production"] = "development"
+    environment: Literal["demo", "development", "test", "production"] = Field(
+        default="production",
+        description="production unless told otherwise (decision 0016): no debug, no "
+        "introspection, no GraphiQL; `make demo` and tests say so explicitly.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
@@ -80,6 +84,15 @@ class Settings(BaseSettings):
         default=True,
         description="Serve the shipped operations through the compiled path (gateway/compiled).",
     )
+    compiled_hot_after: int = Field(
+        default=3,
+        ge=0,
+        description="Compile any other valid query once its meaning ran this many times "
+        "(decision 0023); 0 compiles only the shipped operations.",
+    )
+    compiled_max_plans: int = Field(
+        default=256, ge=1, description="Compiled plans of other documents kept (LRU beyond)."
+    )
     federation: bool = Field(
         default=False,
         description="Serve the Federation 2 subgraph schema on /subgraph (decision 0020).",
@@ -103,13 +116,36 @@ class Settings(BaseSettings):
         description="apq: documents by text or hash; trusted: only the shipped operations.",
     )
     introspection: bool = Field(
-        default=False, description="Allow schema introspection (on in the demo, for GraphiQL)."
+        default=False,
+        description="Allow schema introspection (on in the demo, for GraphiQL); refused in "
+        "production.",
+    )
+    graphiql: bool | None = Field(
+        default=None,
+        description="Serve GraphiQL on GET /graphql; unset: on everywhere but production.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port only (not on the API port); unset: /metrics "
+        "on the API port.",
     )
     max_query_depth: int = Field(default=12, ge=2, le=50)
     max_aliases: int = Field(default=20, ge=0, le=500)
-    max_tokens: int = Field(default=4000, ge=100, le=100_000)
+    max_tokens: int = Field(default=1000, ge=100, le=100_000)
     max_root_fields: int = Field(default=4, ge=1, le=20)
     max_cost: int = Field(default=25_000, ge=100, le=10_000_000)
+    max_directives: int = Field(
+        default=16, ge=0, le=1000, description="Directives per document (decision 0016)."
+    )
+    max_merge_pairs: int = Field(
+        default=3000,
+        ge=10,
+        le=1_000_000,
+        description="Field/fragment pairs graphql-core's overlap rule may compare per "
+        "document; repeated fields make validation quadratic (decision 0016).",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call from a browser (CORS)."
@@ -197,6 +233,13 @@ class Settings(BaseSettings):
             return self
         if self.debug:
             raise ValueError("PGW_DEBUG must be false when PGW_ENVIRONMENT=production")
+        if self.introspection:
+            raise ValueError("PGW_INTROSPECTION must be false when PGW_ENVIRONMENT=production")
+        if self.jwt_jwks_url is not None and (self.jwt_audience is None or self.jwt_issuer is None):
+            raise ValueError(
+                "PGW_JWT_AUDIENCE and PGW_JWT_ISSUER are required with PGW_JWT_JWKS_URL when "
+                "PGW_ENVIRONMENT=production (a key set signs tokens for other services too)"
+            )
         if self.jwt_secret is None and self.jwt_jwks_url is None and not self.local_no_auth:
             raise ValueError(
                 "PGW_JWT_SECRET or PGW_JWT_JWKS_URL is required when "
@@ -219,6 +262,15 @@ class Settings(BaseSettings):
             raise ValueError("PGW_TRACKING_KEY must be at least 32 characters in production")
         return self
 
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        """GraphiQL is served only where enabled: by default everywhere but production."""
+        return self.graphiql if self.graphiql is not None else not self.production
+
     def tracking_key_bytes(self) -> bytes | None:
         """The tracking-id signing key: PGW_TRACKING_KEY, else one derived from the JWT
         secret (so replicas and restarts agree), else None (a random key per process)."""
@@ -240,6 +292,8 @@ class Settings(BaseSettings):
             max_root_fields=self.max_root_fields,
             max_cost=self.max_cost,
             introspection=self.introspection,
+            max_directives=self.max_directives,
+            max_merge_pairs=self.max_merge_pairs,
         )
 
     def cache_config(self) -> CacheConfig:
