@@ -171,7 +171,7 @@ def _as_of(request: Request, settings: Settings) -> datetime | None:
     and ignored when unparsable or without an offset.
     """
     raw = request.headers.get("x-debug-local-time")
-    if not raw or not settings.debug:
+    if not raw or not settings.debug or settings.production:
         return None
     try:
         moment = datetime.fromisoformat(raw)
@@ -217,8 +217,10 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
         self,
         schema: Any,
         context_getter: Callable[[Request], Awaitable[GatewayContext]],
+        *,
+        graphiql: bool = True,
     ) -> None:
-        super().__init__(schema)
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self._context_getter = context_getter
 
     async def get_context(self, request: Any, response: Any) -> GatewayContext:
@@ -249,7 +251,8 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
                 return graphql_error(
                     405, exc.reason, "METHOD_NOT_ALLOWED", {"Allow": "POST"}, accept=accept
                 )
-            return graphql_error(exc.status_code, exc.reason, "BAD_REQUEST", {}, accept=accept)
+            code = "NOT_FOUND" if exc.status_code == 404 else "BAD_REQUEST"
+            return graphql_error(exc.status_code, exc.reason, code, {}, accept=accept)
         if response_media_type(accept) == GRAPHQL_RESPONSE_JSON and response.headers.get(
             "content-type", ""
         ).startswith(APPLICATION_JSON):
@@ -419,7 +422,7 @@ def create_app(
         )
 
     schema = gateway_schema(settings.limits())
-    graphql = GatewayGraphQL(schema, context_getter=get_context)
+    graphql = GatewayGraphQL(schema, context_getter=get_context, graphiql=settings.graphiql_enabled)
     if settings.compiled_execution:
         # The shipped operations skip graphql-core's executor: compiled once at start-up
         # into projectors over the page objects (gateway/compiled; decision 0008).
@@ -437,7 +440,8 @@ def create_app(
         # A supergraph's router talks to this route; clients keep /graphql (decision 0020).
         subgraph = GatewayGraphQL(gateway_subgraph_schema(settings.limits()), get_context)
         app.router.routes.append(Route("/subgraph", subgraph, methods=["GET", "POST"]))
-    mount_graphiql_assets(app)
+    if settings.graphiql_enabled:  # never in production unless PGW_GRAPHIQL=true
+        mount_graphiql_assets(app)
 
     @app.exception_handler(RateLimited)
     async def rate_limited(request: Request, exc: RateLimited) -> Response:
@@ -490,10 +494,12 @@ def create_app(
         )
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        body, content_type = render_metrics()
-        return Response(body, media_type=content_type)
+    if settings.metrics_port is None:  # else on its own port (gateway.cli serve)
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            body, content_type = render_metrics()
+            return Response(body, media_type=content_type)
 
     if settings.cors_origins:
         app.add_middleware(
