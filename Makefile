@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 GRAPHIQL := gateway/graphiql
 
-.PHONY: demo test lint fmt typecheck setup browser assets schema clean chaos bench soak node-tools
+.PHONY: demo test lint fmt typecheck setup browser promtool assets schema clean chaos bench soak node-tools
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -39,10 +39,16 @@ browser:
 	  echo "installing Debian chromium for the browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# promtool (Debian's prometheus package) checks the alert rules (tests/test_monitoring.py).
+promtool:
+	@command -v promtool >/dev/null || { \
+	  echo "installing Debian prometheus for promtool"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
 demo: setup
 	$(PY) -m gateway demo
 
-test: setup browser lint
+test: setup browser promtool lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # Every backend × fault (down, hang, 500, malformed, slow, flapping) plus a Redis outage,

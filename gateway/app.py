@@ -64,6 +64,7 @@ from gateway.responses import accept_of, graphql_error
 from gateway.settings import Settings, get_settings
 from gateway.tracing import OperationSpan, configure_tracing
 from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
+from resolvers.events.decision_stream import durable_writes, settle
 from resolvers.page_cache import PageCache
 from resolvers.plans import Plans
 from schema import GatewayContext, build_schema
@@ -94,13 +95,20 @@ class RequestIdMiddleware:
     refuses a body over the size limit with a GraphQL-shaped 413: at once when its length is
     declared, after reading at most the limit when it is streamed without one.
 
+    It also holds the response until the decision lines the request recorded are in the
+    durable stream (``resolvers.events.decision_stream``; at most ``write_timeout_s``), so a
+    page that was answered is a page whose decisions were kept.
+
     Pure ASGI rather than ``BaseHTTPMiddleware``: it runs on every request and must cost
     microseconds, not a task and a stream copy.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int | None = None, write_timeout_s: float = 1.0
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.write_timeout_s = write_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -122,7 +130,8 @@ class RequestIdMiddleware:
         # library's) carries its ids; reset after, for callers that share a task (tests)
         tokens = bind_contextvars(request_id=request_id, trace_id=trace_id_from(traceparent))
         try:
-            await self._handle(scope, receive, send, request_id, arrived, declared)
+            with durable_writes() as waiting:
+                await self._handle(scope, receive, send, request_id, arrived, declared, waiting)
         finally:
             reset_contextvars(**tokens)
 
@@ -134,6 +143,7 @@ class RequestIdMiddleware:
         request_id: str,
         arrived: float,
         declared: int | None,
+        waiting: list[asyncio.Future[bool]],
     ) -> None:
         limit = self.max_body_bytes
         if limit is not None and scope.get("method") in ("POST", "PUT", "PATCH"):
@@ -156,6 +166,8 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
+                if waiting:
+                    await settle(waiting, self.write_timeout_s)
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
                 message["headers"] = headers
@@ -524,5 +536,9 @@ def create_app(
         mode=settings.persisted_queries,
         store=persisted,
     )
-    app.add_middleware(RequestIdMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestIdMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        write_timeout_s=settings.events_write_timeout_s,
+    )
     return app

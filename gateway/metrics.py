@@ -102,6 +102,16 @@ HTTP_REFUSALS = Counter(
     ["status", "code"],
 )
 
+OUTBOX_PENDING = Gauge(
+    "pgw_events_outbox_pending",
+    "Rewards accepted but not yet delivered to the bandit (the outbox's lag).",
+    multiprocess_mode="livemax",
+)
+DECISIONS_DROPPED = Counter(
+    "pgw_decisions_dropped_total",
+    "Decision-log lines dropped (writer behind, or the store failed): lost for evaluation.",
+)
+
 _CACHE_RESULTS = {CacheResult.HIT: "hit", CacheResult.MISS: "miss", CacheResult.STALE: "stale"}
 
 

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.live import ROOT, free_port, wait_healthy
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
 BAD = {
     "query": 'query Bad { category(slug: "nope", location: {lat: 60.17, lon: 24.94}) { degraded } }'
