@@ -345,6 +345,7 @@ def create_app(
                 observer=PrometheusObserver(),
                 refresh_interval_s=settings.reference_refresh_s,
                 refresh_cities=[m.id for m in runtime.plans.markets],
+                reference_max_age_s=settings.reference_max_age_s,
             ) as backends,
             contextlib.AsyncExitStack() as feedback_stack,
         ):

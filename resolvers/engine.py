@@ -332,7 +332,10 @@ class PageBuild:
         reference = self._backends.reference
         if scope is not PopularityScope.VENUE:
             ids = reference.popular(scope, scope_key, section.kind)
-            return None if ids is None else _Step(ids, {})
+            if ids is None:
+                return None
+            # older than the configured freshness: shown, but as STALE on a degraded page
+            return _Step(ids, {}, stale=reference.popular_is_stale(scope, scope_key, section.kind))
         result = await observed(
             self._request,
             "popularity",
@@ -561,9 +564,11 @@ class PageBuild:
             if decision is None or isinstance(decision, BackendError):
                 return None
             value = decision.value
+            city = self._request.city
             return _Step(
                 [a.arm for a in value.ranking],
                 {},
+                stale=bool(city) and self._backends.reference.banners_are_stale(city or ""),
                 meta={
                     "decision_id": value.decision_id,
                     "policy_version": value.policy_version,
