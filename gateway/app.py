@@ -58,6 +58,7 @@ from gateway.metrics import (
     render_metrics,
 )
 from gateway.persisted import PersistedQueryMiddleware, PersistedQueryStore, trusted_documents
+from gateway.preview import PREVIEW_ENVIRONMENTS, mount_preview
 from gateway.ratelimit import Quota, RateLimiter
 from gateway.responses import accept_of, graphql_error
 from gateway.settings import Settings, get_settings
@@ -441,6 +442,14 @@ def create_app(
         app.router.routes.append(Route("/subgraph", subgraph, methods=["GET", "POST"]))
     if settings.graphiql_enabled:  # never in production unless PGW_GRAPHIQL=true
         mount_graphiql_assets(app)
+
+    if settings.environment in PREVIEW_ENVIRONMENTS:
+
+        def running_surfaces() -> Surfaces:
+            assert runtime.surfaces is not None, "the lifespan has not started"
+            return runtime.surfaces
+
+        mount_preview(app, settings, running_surfaces, runtime.plans)
 
     @app.exception_handler(RateLimited)
     async def rate_limited(request: Request, exc: RateLimited) -> Response:
