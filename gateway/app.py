@@ -34,13 +34,13 @@ from strawberry.types import ExecutionResult
 
 from clients.registry import Backends, open_backends
 from gateway.asgi_body import read_body, replaying
-from gateway.auth import AuthError, TokenVerifier
+from gateway.auth import AuthError, TokenVerifier, mint_token
 from gateway.collector import report_pauses, settle_after_start_up
 from gateway.compiled.serving import CompiledPath, shipped_documents
 from gateway.compiled.view import CompiledExecutionMixin
 from gateway.extensions import DebugTimings, code_errors
 from gateway.feedback import Feedback, open_feedback
-from gateway.graphiql import graphiql_html, mount_graphiql_assets
+from gateway.graphiql import demo_headers, graphiql_html, mount_graphiql_assets
 from gateway.limits import Limits, limit_extensions
 from gateway.logs import AccessLog, configure_logging, trace_id_from
 from gateway.media import (
@@ -150,7 +150,7 @@ def _as_of(request: Request, settings: Settings) -> datetime | None:
     and ignored when unparsable or without an offset.
     """
     raw = request.headers.get("x-debug-local-time")
-    if not raw or not settings.debug:
+    if not raw or not settings.debug or settings.production:
         return None
     try:
         moment = datetime.fromisoformat(raw)
@@ -196,9 +196,13 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
         self,
         schema: Any,
         context_getter: Callable[[Request], Awaitable[GatewayContext]],
+        *,
+        graphiql: bool = True,
+        graphiql_page: Callable[[], str] = graphiql_html,
     ) -> None:
-        super().__init__(schema)
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self._context_getter = context_getter
+        self._graphiql_page = graphiql_page
 
     async def get_context(self, request: Any, response: Any) -> GatewayContext:
         context = await self._context_getter(request)
@@ -228,7 +232,8 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
                 return graphql_error(
                     405, exc.reason, "METHOD_NOT_ALLOWED", {"Allow": "POST"}, accept=accept
                 )
-            return graphql_error(exc.status_code, exc.reason, "BAD_REQUEST", {}, accept=accept)
+            code = "NOT_FOUND" if exc.status_code == 404 else "BAD_REQUEST"
+            return graphql_error(exc.status_code, exc.reason, code, {}, accept=accept)
         if response_media_type(accept) == GRAPHQL_RESPONSE_JSON and response.headers.get(
             "content-type", ""
         ).startswith(APPLICATION_JSON):
@@ -259,8 +264,8 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
         return body
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
-        """GraphiQL from local assets (installed from npm at set-up), never from a CDN."""
-        return HTMLResponse(graphiql_html())
+        """GraphiQL from the bundle built at set-up, never from a CDN."""
+        return HTMLResponse(self._graphiql_page())
 
 
 def _parser_cache() -> ParserCache:
@@ -276,6 +281,19 @@ def _extensions(limits: Limits) -> list[Any]:
         AccessLog,
         DebugTimings,
     ]
+
+
+#: The viewer whose token GraphiQL's headers editor holds outside production.
+GRAPHIQL_DEMO_VIEWER = "u0042"
+
+
+def _graphiql_page(settings: Settings) -> str:
+    """GraphiQL with the shipped operations as tabs; outside production, with a fresh token
+    of a demo viewer in the headers editor (when tokens are HS256-signed here)."""
+    token = None
+    if not settings.production and settings.jwt_secret is not None:
+        token = mint_token(GRAPHIQL_DEMO_VIEWER, settings.jwt_secret.get_secret_value())
+    return graphiql_html(headers=demo_headers(token))
 
 
 @functools.cache
@@ -398,7 +416,12 @@ def create_app(
         )
 
     schema = gateway_schema(settings.limits())
-    graphql = GatewayGraphQL(schema, context_getter=get_context)
+    graphql = GatewayGraphQL(
+        schema,
+        context_getter=get_context,
+        graphiql=settings.graphiql_enabled,
+        graphiql_page=functools.partial(_graphiql_page, settings),
+    )
     if settings.compiled_execution:
         # The shipped operations skip graphql-core's executor: compiled once at start-up
         # into projectors over the page objects (gateway/compiled; decision 0008).
@@ -416,7 +439,8 @@ def create_app(
         # A supergraph's router talks to this route; clients keep /graphql (decision 0020).
         subgraph = GatewayGraphQL(gateway_subgraph_schema(settings.limits()), get_context)
         app.router.routes.append(Route("/subgraph", subgraph, methods=["GET", "POST"]))
-    mount_graphiql_assets(app)
+    if settings.graphiql_enabled:  # never in production unless PGW_GRAPHIQL=true
+        mount_graphiql_assets(app)
 
     @app.exception_handler(RateLimited)
     async def rate_limited(request: Request, exc: RateLimited) -> Response:
@@ -469,10 +493,12 @@ def create_app(
         )
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        body, content_type = render_metrics()
-        return Response(body, media_type=content_type)
+    if settings.metrics_port is None:  # else on its own port (gateway.cli serve)
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            body, content_type = render_metrics()
+            return Response(body, media_type=content_type)
 
     if settings.cors_origins:
         app.add_middleware(

@@ -50,7 +50,11 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    environment: Literal["demo", "development", "test", "production"] = "development"
+    environment: Literal["demo", "development", "test", "production"] = Field(
+        default="production",
+        description="production unless told otherwise (decision 0016): no debug, no "
+        "introspection, no GraphiQL; `make demo` and tests say so explicitly.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
@@ -112,7 +116,20 @@ class Settings(BaseSettings):
         description="apq: documents by text or hash; trusted: only the shipped operations.",
     )
     introspection: bool = Field(
-        default=False, description="Allow schema introspection (on in the demo, for GraphiQL)."
+        default=False,
+        description="Allow schema introspection (on in the demo, for GraphiQL); refused in "
+        "production.",
+    )
+    graphiql: bool | None = Field(
+        default=None,
+        description="Serve GraphiQL on GET /graphql; unset: on everywhere but production.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port only (not on the API port); unset: /metrics "
+        "on the API port.",
     )
     max_query_depth: int = Field(default=12, ge=2, le=50)
     max_aliases: int = Field(default=20, ge=0, le=500)
@@ -216,6 +233,13 @@ class Settings(BaseSettings):
             return self
         if self.debug:
             raise ValueError("PGW_DEBUG must be false when PGW_ENVIRONMENT=production")
+        if self.introspection:
+            raise ValueError("PGW_INTROSPECTION must be false when PGW_ENVIRONMENT=production")
+        if self.jwt_jwks_url is not None and (self.jwt_audience is None or self.jwt_issuer is None):
+            raise ValueError(
+                "PGW_JWT_AUDIENCE and PGW_JWT_ISSUER are required with PGW_JWT_JWKS_URL when "
+                "PGW_ENVIRONMENT=production (a key set signs tokens for other services too)"
+            )
         if self.jwt_secret is None and self.jwt_jwks_url is None and not self.local_no_auth:
             raise ValueError(
                 "PGW_JWT_SECRET or PGW_JWT_JWKS_URL is required when "
@@ -237,6 +261,15 @@ class Settings(BaseSettings):
         if self.tracking_key is not None and len(self.tracking_key.get_secret_value()) < 32:
             raise ValueError("PGW_TRACKING_KEY must be at least 32 characters in production")
         return self
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        """GraphiQL is served only where enabled: by default everywhere but production."""
+        return self.graphiql if self.graphiql is not None else not self.production
 
     def tracking_key_bytes(self) -> bytes | None:
         """The tracking-id signing key: PGW_TRACKING_KEY, else one derived from the JWT

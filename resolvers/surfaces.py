@@ -143,6 +143,7 @@ class Surfaces:
             deadline=Deadline.after(max(budget_s - elapsed, 0.0)),
             reserve_s=self._plans.reserve_ms / 1000,
             platform=viewer.platform,
+            device_id=viewer.device_id,
             ranking_variant=ranking_variant,
             hidden_sections=frozenset(h for v in variants.values() for h in v.hidden_sections),
         )

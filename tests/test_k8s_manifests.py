@@ -424,7 +424,7 @@ def test_gateway_environment_builds_valid_settings(
     for key, value in settings_env(c).items():
         monkeypatch.setenv(key, value)
     settings = Settings()
-    want = {"base": "development", "production": "production", "demo": "demo"}[tree]
+    want = {"base": "production", "production": "production", "demo": "demo"}[tree]
     assert settings.environment == want
     assert settings.debug is (tree == "demo")
     assert settings.jwt_secret is not None
