@@ -69,6 +69,14 @@ soak: setup
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	timeout --kill-after=30 480 $(PY) -m bench.load --soak $(SOAK_ARGS)
 
+# The learning loop against a simulated population (decision 0018): hierarchical vs flat
+# priors vs uniform random, live over HTTP and in process, and the off-policy check over 20
+# seeds; writes docs/results/simulation.{json,png}. Bounded by the timeout; long on a busy
+# machine (20,000 pages per live policy). The fast version is tests/simulation in make test.
+.PHONY: simulate
+simulate: setup
+	timeout --kill-after=30 7200 $(PY) -m backends simulate $(SIM_ARGS)
+
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
