@@ -35,13 +35,13 @@ from strawberry.types import ExecutionResult
 
 from clients.registry import Backends, open_backends
 from gateway.asgi_body import read_body, replaying
-from gateway.auth import AuthError, TokenVerifier
+from gateway.auth import AuthError, TokenVerifier, mint_token
 from gateway.collector import report_pauses, settle_after_start_up
 from gateway.compiled.serving import CompiledPath, shipped_documents
 from gateway.compiled.view import CompiledExecutionMixin
 from gateway.extensions import DebugTimings, code_errors
 from gateway.feedback import Feedback, open_feedback
-from gateway.graphiql import graphiql_html, mount_graphiql_assets
+from gateway.graphiql import demo_headers, graphiql_html, mount_graphiql_assets
 from gateway.limits import Limits, limit_extensions
 from gateway.logs import AccessLog, configure_logging, trace_id_from
 from gateway.media import (
@@ -65,6 +65,7 @@ from gateway.persisted import (
     mark_validated,
     trusted_documents,
 )
+from gateway.preview import PREVIEW_ENVIRONMENTS, mount_preview
 from gateway.ratelimit import FailedTokenGuard, Quota, RateLimiter
 from gateway.request_reading import (
     STATE_KEY,
@@ -212,9 +213,11 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
         context_getter: Callable[[Request], Awaitable[GatewayContext]],
         *,
         graphiql: bool = True,
+        graphiql_page: Callable[[], str] = graphiql_html,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self._context_getter = context_getter
+        self._graphiql_page = graphiql_page
 
     async def get_context(self, request: Any, response: Any) -> GatewayContext:
         context = await self._context_getter(request)
@@ -309,8 +312,8 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
         return body
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
-        """GraphiQL from local assets (installed from npm at set-up), never from a CDN."""
-        return HTMLResponse(graphiql_html())
+        """GraphiQL from the bundle built at set-up, never from a CDN."""
+        return HTMLResponse(self._graphiql_page())
 
 
 def _parser_cache() -> ParserCache:
@@ -327,6 +330,19 @@ def _extensions(limits: Limits) -> list[Any]:
         AccessLog,
         DebugTimings,
     ]
+
+
+#: The viewer whose token GraphiQL's headers editor holds outside production.
+GRAPHIQL_DEMO_VIEWER = "u0042"
+
+
+def _graphiql_page(settings: Settings) -> str:
+    """GraphiQL with the shipped operations as tabs; outside production, with a fresh token
+    of a demo viewer in the headers editor (when tokens are HS256-signed here)."""
+    token = None
+    if not settings.production and settings.jwt_secret is not None:
+        token = mint_token(GRAPHIQL_DEMO_VIEWER, settings.jwt_secret.get_secret_value())
+    return graphiql_html(headers=demo_headers(token))
 
 
 @functools.cache
@@ -475,7 +491,12 @@ def create_app(
         )
 
     schema = gateway_schema(settings.limits())
-    graphql = GatewayGraphQL(schema, context_getter=get_context, graphiql=settings.graphiql_enabled)
+    graphql = GatewayGraphQL(
+        schema,
+        context_getter=get_context,
+        graphiql=settings.graphiql_enabled,
+        graphiql_page=functools.partial(_graphiql_page, settings),
+    )
     if settings.compiled_execution:
         # The shipped operations skip graphql-core's executor: compiled once at start-up
         # into projectors over the page objects (gateway/compiled; decision 0008).
@@ -495,6 +516,14 @@ def create_app(
         app.router.routes.append(Route("/subgraph", subgraph, methods=["GET", "POST"]))
     if settings.graphiql_enabled:  # never in production unless PGW_GRAPHIQL=true
         mount_graphiql_assets(app)
+
+    if settings.environment in PREVIEW_ENVIRONMENTS:
+
+        def running_surfaces() -> Surfaces:
+            assert runtime.surfaces is not None, "the lifespan has not started"
+            return runtime.surfaces
+
+        mount_preview(app, settings, running_surfaces, runtime.plans)
 
     @app.exception_handler(RateLimited)
     async def rate_limited(request: Request, exc: RateLimited) -> Response:
