@@ -39,7 +39,7 @@ from gateway.auth import AuthError, TokenVerifier, mint_token
 from gateway.collector import report_pauses, settle_after_start_up
 from gateway.compiled.serving import CompiledPath, shipped_documents
 from gateway.compiled.view import CompiledExecutionMixin
-from gateway.extensions import DebugTimings, code_errors
+from gateway.extensions import DebugTimings, error_policy
 from gateway.feedback import Feedback, open_feedback
 from gateway.graphiql import demo_headers, graphiql_html, mount_graphiql_assets
 from gateway.limits import Limits, limit_extensions
@@ -104,7 +104,7 @@ class Runtime:
 
 
 class RequestIdMiddleware:
-    """Stamps each request with an id and its arrival time (the deadline's start), and
+    """Stamps each request with an id of ours and its arrival time (the deadline's start), and
     refuses a body over the size limit with a GraphQL-shaped 413: at once when its length is
     declared, after reading at most the limit when it is streamed without one.
 
@@ -128,7 +128,10 @@ class RequestIdMiddleware:
                 incoming = value.decode("latin-1")
             elif name == b"content-length" and value.isdigit():
                 declared = int(value)
-        request_id = incoming if incoming and REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        # our ids are ours: a client's X-Request-Id is kept only to correlate log lines
+        # (decision 0016), never as the request, decision or exposure id
+        request_id = os.urandom(16).hex()
+        correlation_id = incoming if incoming and REQUEST_ID.match(incoming) else None
         limit = self.max_body_bytes
         if limit is not None and scope.get("method") in ("POST", "PUT", "PATCH"):
             if declared is None:
@@ -146,6 +149,7 @@ class RequestIdMiddleware:
                 return
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        state["correlation_id"] = correlation_id
         state["arrived"] = arrived
 
         async def send_with_id(message: Message) -> None:
@@ -320,6 +324,10 @@ def _parser_cache() -> ParserCache:
     return ParserCache(maxsize=512)
 
 
+def _errors(limits: Limits) -> Any:
+    return error_policy(suggestions=limits.introspection, max_errors=limits.max_errors)
+
+
 def _extensions(limits: Limits) -> list[Any]:
     return [
         OperationSpan,
@@ -352,13 +360,13 @@ def gateway_schema(limits: Limits) -> Any:
     It is static, and Strawberry memoises per schema instance, so building one per app
     would only grow the heap (and the garbage collector's pauses) in tests.
     """
-    return build_schema(_extensions(limits), error_processor=code_errors)
+    return build_schema(_extensions(limits), error_processor=_errors(limits))
 
 
 @functools.cache
 def gateway_subgraph_schema(limits: Limits) -> Any:
     """The Federation 2 subgraph schema (decision 0020), with the same extensions."""
-    return build_subgraph_schema(_extensions(limits), error_processor=code_errors)
+    return build_subgraph_schema(_extensions(limits), error_processor=_errors(limits))
 
 
 def create_app(

@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=1000, ge=100, le=100_000)
     max_root_fields: int = Field(default=4, ge=1, le=20)
     max_cost: int = Field(default=25_000, ge=100, le=10_000_000)
+    max_errors: int = Field(
+        default=20, ge=1, le=1000, description="Errors per response (decision 0016)."
+    )
     max_directives: int = Field(
         default=16, ge=0, le=1000, description="Directives per document (decision 0016)."
     )
@@ -334,6 +337,7 @@ class Settings(BaseSettings):
             introspection=self.introspection,
             max_directives=self.max_directives,
             max_merge_pairs=self.max_merge_pairs,
+            max_errors=self.max_errors,
         )
 
     def cache_config(self) -> CacheConfig:
