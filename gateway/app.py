@@ -38,6 +38,7 @@ from gateway.auth import AuthError, TokenVerifier, mint_token
 from gateway.collector import report_pauses, settle_after_start_up
 from gateway.compiled.serving import CompiledPath, shipped_documents
 from gateway.compiled.view import CompiledExecutionMixin
+from gateway.document_manifest import by_sha256, load_manifest
 from gateway.extensions import DebugTimings, code_errors
 from gateway.feedback import Feedback, open_feedback
 from gateway.graphiql import demo_headers, graphiql_html, mount_graphiql_assets
@@ -325,7 +326,8 @@ def create_app(
         transports: per-backend httpx transports (tests pass ``httpx.MockTransport``).
     """
     settings = settings or get_settings()
-    persisted = PersistedQueryStore(trusted_documents())
+    manifest = load_manifest(settings.persisted_documents) if settings.persisted_documents else {}
+    persisted = PersistedQueryStore({**trusted_documents(), **by_sha256(manifest)})
     verifier = TokenVerifier(settings)
     limiter = RateLimiter(settings.redis_url, namespace=settings.cache_namespace)
     user_quota = Quota(settings.rate_limit_rps, settings.rate_limit_burst)

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, NonNegativeInt, SecretStr, model_validator
+from pydantic import Field, NonNegativeInt, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clients.config import BackendConfig, CacheConfig
@@ -114,6 +114,12 @@ class Settings(BaseSettings):
     persisted_queries: Literal["apq", "trusted", "off"] = Field(
         default="apq",
         description="apq: documents by text or hash; trusted: only the shipped operations.",
+    )
+    persisted_documents: Path | None = Field(
+        default=None,
+        description="A persisted-document manifest ({id: document}, graphql-codegen's "
+        "persisted-documents.json or Relay's) whose documents are trusted and sent by "
+        "documentId (decision 0019).",
     )
     introspection: bool = Field(
         default=False,
@@ -226,6 +232,16 @@ class Settings(BaseSettings):
                 if isinstance(given, dict):
                     data[name] = {**BACKEND_DEFAULTS[name], **given}
         return data
+
+    @field_validator("persisted_documents")
+    @classmethod
+    def _manifest_loads(cls, path: Path | None) -> Path | None:
+        """A manifest that does not load fails at start-up, naming the file."""
+        if path is not None:
+            from gateway.document_manifest import load_manifest
+
+            load_manifest(path)
+        return path
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> Settings:
