@@ -121,6 +121,11 @@ class Surfaces:
         self.references = References(services)
         """Venues, items and brands by key, for a federation router (``_entities``)."""
 
+    def without_page_cache(self) -> Surfaces:
+        """The same services and tracker, every page built afresh (the preview's view: a
+        page cached while healthy would hide a fault just switched on)."""
+        return Surfaces(self._services, self._tracker)
+
     def _request(self, surface: Surface, viewer: Viewer, location: Location) -> PageRequest:
         plan = self._plans.surface(surface)
         budget_s = plan.budget_ms / 1000
