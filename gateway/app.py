@@ -77,6 +77,7 @@ from gateway.request_reading import (
 )
 from gateway.responses import accept_of, graphql_error
 from gateway.settings import Settings, get_settings
+from gateway.shedding import LoadShedder
 from gateway.tracing import OperationSpan, configure_tracing
 from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
 from resolvers.page_cache import PageCache
@@ -420,7 +421,11 @@ def create_app(
             runtime.surfaces = Surfaces(
                 Services(backends, runtime.plans, stale),
                 feedback.tracker,
-                page_cache=PageCache(settings.page_cache_ttl_s, settings.page_cache_max_entries),
+                page_cache=PageCache(
+                    settings.page_cache_ttl_s,
+                    settings.page_cache_max_entries,
+                    shed_ttl_s=settings.shed_page_ttl_s,
+                ),
             )
             await asyncio.gather(*(c.warm_up() for c in backends.clients().values()))
             settle_after_start_up(settings.gc_thresholds)
@@ -482,6 +487,7 @@ def create_app(
             platform=request.headers.get("x-client-platform"),
             device_id=_device_id(request),
             as_of=_as_of(request, settings),
+            shed=bool(state.get("shed")),
         )
         return EventsContext(
             surfaces=surfaces,
@@ -609,4 +615,11 @@ def create_app(
         store=persisted,
     )
     app.add_middleware(RequestIdMiddleware, max_body_bytes=settings.max_body_bytes)
+    # outermost: an overloaded worker refuses before spending anything on the request
+    app.add_middleware(
+        LoadShedder,
+        path="/graphql",
+        degrade_at=settings.shed_degrade_at,
+        refuse_at=settings.shed_refuse_at,
+    )
     return app

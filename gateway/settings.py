@@ -106,6 +106,22 @@ class Settings(BaseSettings):
     page_cache_max_entries: int = Field(
         default=1000, ge=0, description="Pages kept per worker (LRU beyond; ~50 KB each)."
     )
+    shed_degrade_at: int = Field(
+        default=48,
+        ge=0,
+        description="GraphQL requests in flight per worker beyond which pages are built "
+        "cheap: popularity, stale and default sections (gateway/shedding; decision 0024). "
+        "0 turns it off.",
+    )
+    shed_refuse_at: int = Field(
+        default=192,
+        ge=0,
+        description="Requests in flight per worker beyond which the gateway answers 503 "
+        "with Retry-After. 0 turns it off.",
+    )
+    shed_page_ttl_s: float = Field(
+        default=3.0, ge=0, description="How long a page built cheap under overload is reused."
+    )
     gc_thresholds: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt] = Field(
         default=DEFAULT_THRESHOLDS,
         description="The cyclic collector's thresholds after start-up, as a JSON list "
