@@ -39,6 +39,7 @@ from gateway.auth import AuthError, TokenVerifier, mint_token
 from gateway.collector import report_pauses, settle_after_start_up
 from gateway.compiled.serving import CompiledPath, shipped_documents
 from gateway.compiled.view import CompiledExecutionMixin
+from gateway.document_manifest import by_sha256, load_manifest
 from gateway.extensions import DebugTimings, error_policy
 from gateway.feedback import Feedback, open_feedback
 from gateway.graphiql import demo_headers, graphiql_html, mount_graphiql_assets
@@ -76,6 +77,7 @@ from gateway.request_reading import (
 )
 from gateway.responses import accept_of, graphql_error
 from gateway.settings import Settings, get_settings
+from gateway.shedding import LoadShedder
 from gateway.tracing import OperationSpan, configure_tracing
 from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
 from resolvers.page_cache import PageCache
@@ -381,8 +383,9 @@ def create_app(
         transports: per-backend httpx transports (tests pass ``httpx.MockTransport``).
     """
     settings = settings or get_settings()
+    manifest = load_manifest(settings.persisted_documents) if settings.persisted_documents else {}
     persisted = PersistedQueryStore(
-        trusted_documents(),
+        {**trusted_documents(), **by_sha256(manifest)},
         max_entries=settings.apq_max_entries,
         max_bytes=settings.apq_max_bytes,
         max_document_bytes=settings.apq_max_document_bytes,
@@ -426,7 +429,11 @@ def create_app(
             runtime.surfaces = Surfaces(
                 Services(backends, runtime.plans, stale),
                 feedback.tracker,
-                page_cache=PageCache(settings.page_cache_ttl_s, settings.page_cache_max_entries),
+                page_cache=PageCache(
+                    settings.page_cache_ttl_s,
+                    settings.page_cache_max_entries,
+                    shed_ttl_s=settings.shed_page_ttl_s,
+                ),
             )
             await asyncio.gather(*(c.warm_up() for c in backends.clients().values()))
             settle_after_start_up(settings.gc_thresholds)
@@ -488,6 +495,7 @@ def create_app(
             platform=request.headers.get("x-client-platform"),
             device_id=_device_id(request),
             as_of=_as_of(request, settings),
+            shed=bool(state.get("shed")),
         )
         return EventsContext(
             surfaces=surfaces,
@@ -615,4 +623,11 @@ def create_app(
         store=persisted,
     )
     app.add_middleware(RequestIdMiddleware, max_body_bytes=settings.max_body_bytes)
+    # outermost: an overloaded worker refuses before spending anything on the request
+    app.add_middleware(
+        LoadShedder,
+        path="/graphql",
+        degrade_at=settings.shed_degrade_at,
+        refuse_at=settings.shed_refuse_at,
+    )
     return app

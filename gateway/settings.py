@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, NonNegativeInt, SecretStr, model_validator
+from pydantic import Field, NonNegativeInt, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clients.config import BackendConfig, CacheConfig
@@ -106,6 +106,22 @@ class Settings(BaseSettings):
     page_cache_max_entries: int = Field(
         default=1000, ge=0, description="Pages kept per worker (LRU beyond; ~50 KB each)."
     )
+    shed_degrade_at: int = Field(
+        default=48,
+        ge=0,
+        description="GraphQL requests in flight per worker beyond which pages are built "
+        "cheap: popularity, stale and default sections (gateway/shedding; decision 0024). "
+        "0 turns it off.",
+    )
+    shed_refuse_at: int = Field(
+        default=192,
+        ge=0,
+        description="Requests in flight per worker beyond which the gateway answers 503 "
+        "with Retry-After. 0 turns it off.",
+    )
+    shed_page_ttl_s: float = Field(
+        default=3.0, ge=0, description="How long a page built cheap under overload is reused."
+    )
     gc_thresholds: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt] = Field(
         default=DEFAULT_THRESHOLDS,
         description="The cyclic collector's thresholds after start-up, as a JSON list "
@@ -114,6 +130,12 @@ class Settings(BaseSettings):
     persisted_queries: Literal["apq", "trusted", "off"] = Field(
         default="apq",
         description="apq: documents by text or hash; trusted: only the shipped operations.",
+    )
+    persisted_documents: Path | None = Field(
+        default=None,
+        description="A persisted-document manifest ({id: document}, graphql-codegen's "
+        "persisted-documents.json or Relay's) whose documents are trusted and sent by "
+        "documentId (decision 0019).",
     )
     apq_max_entries: int = Field(
         default=5000,
@@ -253,6 +275,16 @@ class Settings(BaseSettings):
                 if isinstance(given, dict):
                     data[name] = {**BACKEND_DEFAULTS[name], **given}
         return data
+
+    @field_validator("persisted_documents")
+    @classmethod
+    def _manifest_loads(cls, path: Path | None) -> Path | None:
+        """A manifest that does not load fails at start-up, naming the file."""
+        if path is not None:
+            from gateway.document_manifest import load_manifest
+
+            load_manifest(path)
+        return path
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> Settings:

@@ -68,6 +68,8 @@ class Viewer:
     platform: str | None = None
     device_id: str | None = None
     as_of: datetime | None = None
+    shed: bool = False
+    """Past saturation: serve the cheapest complete page (``PageRequest.shed``)."""
     traces: list[PageTrace] = field(default_factory=list, compare=False)
 
 
@@ -151,6 +153,7 @@ class Surfaces:
             device_id=viewer.device_id,
             ranking_variant=ranking_variant,
             hidden_sections=frozenset(h for v in variants.values() for h in v.hidden_sections),
+            shed=viewer.shed,
         )
         request.trace.experiments = {name: v.name for name, v in variants.items()}
         viewer.traces.append(request.trace)
@@ -162,13 +165,13 @@ class Surfaces:
         pages = self._pages
         key = pages.key(request, inputs) if pages.enabled else None
         if key is not None and (cached := pages.get(key)) is not None:
-            return cached.replay(request.trace, inputs.surface.value), False
+            return cached.replay(request.trace, inputs.surface.value), cached.degraded
         plan = self._plans.surface(inputs.surface)
         build = PageBuild(self._services, request, plan, inputs, audience=audience)
         page = await build.run()
         if key is not None:
             request.trace.page_cache = "miss"
-            pages.put(key, page.sections, request.trace, degraded=page.degraded)
+            pages.put(key, page.sections, request.trace, degraded=page.degraded, shed=request.shed)
         return page.sections, page.degraded
 
     def _sections(
