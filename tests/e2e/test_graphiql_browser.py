@@ -3,16 +3,13 @@ loads from the gateway alone, a query is built by clicking in the explorer and r
 shipped operation's tab runs with its example variables and the demo viewer's token.
 Screenshots are kept as artefacts (``tests/artefacts.py``: ``var/artefacts/graphiql/``).
 
-Debian's Chromium (``make browser`` installs it) is driven through the ``playwright``
-package; ``playwright install`` is never needed. Every request the page makes is recorded
-(and anything not for loopback is aborted): the IDE must work with no internet.
+Chromium runs offline (``tests/browser_support.py``): the IDE must work with no internet.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,21 +26,8 @@ from gateway.graphiql import ASSETS, graphiql_html, missing_assets, mount_graphi
 from gateway.settings import Settings
 from schema.operations import operation_examples, operation_files
 from tests.artefacts import artefact_dir
+from tests.browser_support import Seen, is_local, offline_page
 from tests.threaded_gateway import serving
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-LOCAL_HOSTS = {"127.0.0.1"}
-NON_NETWORK_SCHEMES = {"data", "blob", "about", "chrome-error"}
 
 # GraphiQL 4 renders its editors with CodeMirror 5: each ``.CodeMirror`` element carries its
 # editor instance, the reliable way to read editor contents.
@@ -61,68 +45,28 @@ WAIT_RESPONSE = """(needles) => {
 }"""
 
 
-def _is_local(url: str) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme in NON_NETWORK_SCHEMES:
-        return True
-    return parts.hostname in LOCAL_HOSTS
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
+@pytest.fixture
+def page() -> Iterator[tuple[Any, Seen]]:
     missing = missing_assets()
     if missing:
         pytest.fail(f"GraphiQL bundle missing ({missing[0]}): run `make assets`")
-    return CHROMIUM
-
-
-@pytest.fixture
-def page(chromium: Path) -> Iterator[tuple[Any, dict[str, list[str]]]]:
-    """A page in a fresh profile whose requests beyond loopback are aborted and recorded."""
-    from playwright.sync_api import Request as BrowserRequest
-    from playwright.sync_api import Route, sync_playwright
-
-    seen: dict[str, list[str]] = {"requests": [], "foreign": [], "errors": []}
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(
-                service_workers="block", viewport={"width": 1440, "height": 900}
-            )
-
-            def guard(route: Route, request: BrowserRequest) -> None:
-                if _is_local(request.url):
-                    route.continue_()
-                else:
-                    seen["foreign"].append(request.url)
-                    route.abort("blockedbyclient")
-
-            context.route("**/*", guard)
-            tab = context.new_page()
-            tab.set_default_timeout(30_000)
-            tab.on("request", lambda request: seen["requests"].append(request.url))
-            tab.on("pageerror", lambda exc: seen["errors"].append(str(exc)))
-            yield tab, seen
-            context.close()
-        finally:
-            browser.close()
+    with offline_page() as opened:
+        yield opened
 
 
 @pytest.mark.browser
 def test_graphiql_builds_runs_and_opens_shipped_operations_offline(
-    tmp_path: Path, page: tuple[Any, dict[str, list[str]]]
+    tmp_path: Path, page: tuple[Any, Seen]
 ) -> None:
     tab, seen = page
     shots = artefact_dir("graphiql")
     with serving(tmp_path, introspection=True, environment="development") as base:
         _drive(tab, f"{base}/graphql", shots)
-    assert seen["foreign"] == [], f"the page reached beyond loopback: {seen['foreign']}"
-    assert all(_is_local(url) for url in seen["requests"]), seen["requests"]
-    assets = {urlsplit(u).path.rsplit("/", 1)[-1] for u in seen["requests"] if "/assets/" in u}
+    assert seen.foreign == [], f"the page reached beyond loopback: {seen.foreign}"
+    assert all(is_local(url) for url in seen.requests), seen.requests
+    assets = {urlsplit(u).path.rsplit("/", 1)[-1] for u in seen.requests if "/assets/" in u}
     assert assets == set(ASSETS)
-    assert seen["errors"] == [], seen["errors"]
+    assert seen.errors == [], seen.errors
     assert (shots / "explorer-query.png").stat().st_size > 10_000
 
 
