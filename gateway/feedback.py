@@ -83,7 +83,11 @@ async def _report(outbox: Outbox, decisions: DecisionLog, every_s: float = 5.0) 
 @contextlib.asynccontextmanager
 async def open_feedback(settings: Settings, bandit: BanditClient) -> AsyncIterator[Feedback]:
     key = settings.tracking_key_bytes()
-    signer = TrackingSigner(key) if key is not None else TrackingSigner.ephemeral()
+    signer = (
+        TrackingSigner(key, settings.previous_tracking_key_bytes())
+        if key is not None
+        else TrackingSigner.ephemeral()
+    )
     decisions = make_decision_log(settings)
     outbox = make_outbox(settings)
     delivery = RewardDelivery(

@@ -108,6 +108,14 @@ def trace_id_from(traceparent: str | None) -> str | None:
     return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
 
 
+def _correlation_id(context: Any) -> str | None:
+    """The client's own X-Request-Id (validated), for joining its logs to ours."""
+    request = getattr(context, "request", None)
+    state = getattr(request, "scope", {}).get("state", {}) if request is not None else {}
+    value = state.get("correlation_id")
+    return value if isinstance(value, str) else None
+
+
 class AccessLog(SchemaExtension):
     """Logs each operation once it is done, and each fallback's backend and cause."""
 
@@ -121,6 +129,7 @@ class AccessLog(SchemaExtension):
         traces = list(viewer.traces)
         fields: dict[str, Any] = {
             "request_id": viewer.request_id,
+            "correlation_id": _correlation_id(context),
             "trace_id": getattr(context, "trace_id", None),
             "operation": self.execution_context.operation_name,
             "surface": traces[0].surface if traces else None,

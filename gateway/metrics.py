@@ -34,6 +34,7 @@ from strawberry.extensions import SchemaExtension
 from clients.breaker import BreakerState
 from clients.errors import CallOutcome
 from clients.results import CacheResult
+from gateway.operation_names import telemetry_name
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 1.0, 2.5)
 
@@ -176,7 +177,7 @@ class RequestMetrics(SchemaExtension):
         viewer = getattr(context, "viewer", None)
         traces = list(getattr(viewer, "traces", ()))
         surface = traces[0].surface if traces else "none"
-        operation = self.execution_context.operation_name or "anonymous"
+        operation = telemetry_name(self.execution_context.operation_name)  # bounded labels
         GRAPHQL_DURATION.labels(operation, surface).observe(time.perf_counter() - started)
         degraded = any(t.degraded for t in traces)
         outcome = _outcome(self.execution_context.result, degraded)

@@ -19,6 +19,8 @@ from opentelemetry.propagate import extract
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from strawberry.extensions import SchemaExtension
 
+from gateway.operation_names import telemetry_name
+
 _tracer = trace.get_tracer("pgw.gateway")
 
 
@@ -81,7 +83,7 @@ class OperationSpan(SchemaExtension):
             with _tracer.start_as_current_span("graphql", kind=SpanKind.SERVER) as span:
                 yield
                 if span.is_recording():
-                    name = self.execution_context.operation_name or "anonymous"
+                    name = telemetry_name(self.execution_context.operation_name)
                     span.update_name(f"graphql {name}")
                     viewer = getattr(context, "viewer", None)
                     traces = list(getattr(viewer, "traces", ()))

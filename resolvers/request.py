@@ -74,6 +74,9 @@ class PageRequest:
     platform: str | None = None
     device_id: str | None = None
     hidden_sections: frozenset[str] = frozenset()
+    shed: bool = False
+    """The gateway is past saturation (``gateway.shedding``): build the cheapest complete
+    page — popularity, stale and default sections, no retrieval, ranking or bandit call."""
     trace: PageTrace = field(default_factory=PageTrace)
     page_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Made here for every page served, never taken from the client: the page's exposure

@@ -68,6 +68,8 @@ class Viewer:
     platform: str | None = None
     device_id: str | None = None
     as_of: datetime | None = None
+    shed: bool = False
+    """Past saturation: serve the cheapest complete page (``PageRequest.shed``)."""
     traces: list[PageTrace] = field(default_factory=list, compare=False)
 
 
@@ -119,6 +121,11 @@ class Surfaces:
         self.references = References(services)
         """Venues, items and brands by key, for a federation router (``_entities``)."""
 
+    def without_page_cache(self) -> Surfaces:
+        """The same services and tracker, every page built afresh (the preview's view: a
+        page cached while healthy would hide a fault just switched on)."""
+        return Surfaces(self._services, self._tracker)
+
     def _request(self, surface: Surface, viewer: Viewer, location: Location) -> PageRequest:
         plan = self._plans.surface(surface)
         budget_s = plan.budget_ms / 1000
@@ -146,6 +153,7 @@ class Surfaces:
             device_id=viewer.device_id,
             ranking_variant=ranking_variant,
             hidden_sections=frozenset(h for v in variants.values() for h in v.hidden_sections),
+            shed=viewer.shed,
         )
         request.trace.experiments = {name: v.name for name, v in variants.items()}
         viewer.traces.append(request.trace)
@@ -157,13 +165,13 @@ class Surfaces:
         pages = self._pages
         key = pages.key(request, inputs) if pages.enabled else None
         if key is not None and (cached := pages.get(key)) is not None:
-            return cached.replay(request.trace, inputs.surface.value), False
+            return cached.replay(request.trace, inputs.surface.value), cached.degraded
         plan = self._plans.surface(inputs.surface)
         build = PageBuild(self._services, request, plan, inputs, audience=audience)
         page = await build.run()
         if key is not None:
             request.trace.page_cache = "miss"
-            pages.put(key, page.sections, request.trace, degraded=page.degraded)
+            pages.put(key, page.sections, request.trace, degraded=page.degraded, shed=request.shed)
         return page.sections, page.degraded
 
     def _sections(

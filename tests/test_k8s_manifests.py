@@ -160,7 +160,7 @@ def settings_env(c: Obj) -> dict[str, str]:
         if "value" in entry:
             out[name] = str(entry["value"])
         elif "valueFrom" in entry:
-            out[name] = "x" * 32
+            out[name] = f"{name}-placeholder-".ljust(40, "x")  # one per secret
     return out
 
 

@@ -60,7 +60,8 @@ async def test_each_refusal_is_counted_and_logged_with_its_request_id(
                 assert _refusals(status, code) == before + 1
                 [line] = [e for e in capture.entries if e["event"] == "refused"]
                 assert (line["status"], line["code"]) == (status, code)
-                assert line["request_id"] == f"req-{status}"
+                assert line["correlation_id"] == f"req-{status}"
+                assert line["request_id"] != line["correlation_id"]
         finally:
             configure_logging()
 
