@@ -1,9 +1,14 @@
 # syntax=docker/dockerfile:1
-# The gateway and the five reference backends, one image (compose picks the command).
+# The gateway's image (the last stage, `runtime`) and the reference backends' (`backends`:
+# the same packages plus the `backends` extra, numpy and scikit-learn, which the gateway's
+# image does not carry).
 #   docker build -t personalisation-gateway .
+#   docker build --target backends -t personalisation-gateway-backends .
 #   docker compose up
 # Stages: assets (npm ci of the pinned GraphiQL files) -> builder (uv sync --frozen of the
-# locked runtime dependencies) -> runtime (python:3.11-slim, non-root, no build tools).
+# locked runtime dependencies, then the project installed as its wheel, GraphiQL's files
+# inside) -> runtime (python:3.11-slim, non-root, no build tools, no source tree: only the
+# virtual environment, as tests/runtime/test_wheel_as_non_root.py runs it).
 
 ARG PYTHON_IMAGE=python:3.11-slim
 ARG NODE_IMAGE=node:20-slim
@@ -34,7 +39,28 @@ COPY resolvers ./resolvers
 COPY clients ./clients
 COPY backends ./backends
 COPY tools ./tools
-RUN uv sync --frozen --no-dev
+COPY --from=assets /src/gateway/graphiql/node_modules ./gateway/graphiql/node_modules
+RUN uv sync --frozen --no-dev --no-editable
+
+# ---- The reference backends' environment: the same, plus their models' libraries ----
+FROM builder AS backends-builder
+RUN uv sync --frozen --no-dev --no-editable --extra backends
+
+# ---- The reference backends (compose picks which one with the command) ----
+FROM ${PYTHON_IMAGE} AS backends
+ENV PATH=/app/.venv/bin:$PATH \
+    VIRTUAL_ENV=/app/.venv \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PGW_DEMO_CACHE_DIR=/var/cache/pgw
+WORKDIR /app
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home --shell /usr/sbin/nologin app \
+ && mkdir -p /var/cache/pgw \
+ && chown 10001:10001 /var/cache/pgw
+COPY --from=backends-builder /app/.venv /app/.venv
+USER 10001
+CMD ["python","-m","backends","serve","all","--host","0.0.0.0"]
 
 # ---- Runtime ----
 FROM ${PYTHON_IMAGE} AS runtime
@@ -45,24 +71,17 @@ ENV PATH=/app/.venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PGW_DEMO_CACHE_DIR=/var/cache/pgw \
-    PGW_DEMO_SECRET_FILE=/var/cache/pgw/demo-jwt-secret
+    PGW_DEMO_SECRET_FILE=/var/cache/pgw/demo-jwt-secret \
+    PGW_DECISION_LOG_PATH=/var/lib/pgw/decisions.jsonl \
+    PGW_EVENTS_OUTBOX_PATH=/var/lib/pgw/outbox.sqlite3
 WORKDIR /app
+# Writable by the app's uid: the demo cache and the gateway's state (decision log, local
+# outbox); everything else, /app included, stays root-owned.
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home --shell /usr/sbin/nologin app \
- && mkdir -p /var/cache/pgw \
- && chown 10001:10001 /var/cache/pgw
+ && mkdir -p /var/cache/pgw /var/lib/pgw \
+ && chown 10001:10001 /var/cache/pgw /var/lib/pgw
 COPY --from=builder /app/.venv /app/.venv
-COPY --from=builder /app/pyproject.toml /app/uv.lock /app/README.md ./
-COPY --from=builder /app/gateway ./gateway
-COPY --from=builder /app/schema ./schema
-COPY --from=builder /app/resolvers ./resolvers
-COPY --from=builder /app/clients ./clients
-COPY --from=builder /app/backends ./backends
-COPY --from=builder /app/tools ./tools
-# Only the four files gateway/graphiql.py serves, not the whole node_modules.
-COPY --from=assets /src/gateway/graphiql/node_modules/react/umd/react.production.min.js ./gateway/graphiql/node_modules/react/umd/
-COPY --from=assets /src/gateway/graphiql/node_modules/react-dom/umd/react-dom.production.min.js ./gateway/graphiql/node_modules/react-dom/umd/
-COPY --from=assets /src/gateway/graphiql/node_modules/graphiql/graphiql.min.js /src/gateway/graphiql/node_modules/graphiql/graphiql.min.css ./gateway/graphiql/node_modules/graphiql/
 USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \

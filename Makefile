@@ -7,22 +7,30 @@ VENV := .venv
 PY := $(VENV)/bin/python
 GRAPHIQL := gateway/graphiql
 
-.PHONY: demo test lint fmt typecheck setup browser assets schema clean chaos bench soak
+.PHONY: demo test lint fmt typecheck setup browser assets schema clean chaos bench soak node-tools
 
 $(UV):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --extra backends
 	@touch $@
 
-setup: $(VENV)/.synced assets
+setup: $(VENV)/.synced assets node-tools
 
 # GraphiQL's assets come from the npm registry at set-up, never from a CDN at page load.
 assets: $(GRAPHIQL)/node_modules/.installed
 $(GRAPHIQL)/node_modules/.installed: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json
 	cd $(GRAPHIQL) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Node tooling the suite drives (federation composition, Hive Gateway, Apollo Client 4, the
+# graphql-http audit), from tests/node/package-lock.json (decisions 0019, 0020, 0021).
+NODE_TOOLS := tests/node
+node-tools: $(NODE_TOOLS)/node_modules/.installed
+$(NODE_TOOLS)/node_modules/.installed: $(NODE_TOOLS)/package.json $(NODE_TOOLS)/package-lock.json
+	cd $(NODE_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # Debian's chromium drives the browser test (playwright cannot download its own here).
@@ -73,4 +81,4 @@ schema: $(VENV)/.synced
 	$(PY) -m gateway schema export
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(GRAPHIQL)/node_modules
+	rm -rf $(VENV) $(TOOLS) $(GRAPHIQL)/node_modules $(NODE_TOOLS)/node_modules

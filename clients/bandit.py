@@ -24,15 +24,21 @@ __all__ = ["BanditClient", "decide_cache_parts"]
 def decide_cache_parts(req: DecideRequest) -> list[object]:
     """What a decision depends on, for its cache key.
 
-    The reference bandit's draws are sticky per decision point, viewer (anonymous viewers
-    share their city's) and local hour, so within the hour it would answer a repeat request
-    with the same order; the cache key follows that, plus the arms offered. Location and
+    The reference bandit's draws are sticky per decision point, viewer (the user, else the
+    device) and local hour, so within the hour it would answer a repeat request with the
+    same order; the cache key follows that, plus the arms offered and the platform (the
+    viewer's segment). A viewer with neither user nor device id shares nobody's decision:
+    the key holds the request's own decision id, so it is never found again. Location and
     the exact minute are left out, as the backend leaves them out.
     """
+    viewer: list[object] = [req.user_id, req.device_id]
+    if req.user_id is None and req.device_id is None:
+        viewer.append(req.decision_id)
     return [
         req.decision_point,
         list(req.arms),
-        req.user_id,
+        *viewer,
+        req.context.platform,
         req.context.city,
         None
         if req.context.city

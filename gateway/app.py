@@ -28,7 +28,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 
 from clients.registry import Backends, open_backends
 from gateway.asgi_body import read_body, replaying
@@ -41,6 +43,13 @@ from gateway.feedback import Feedback, open_feedback
 from gateway.graphiql import graphiql_html, mount_graphiql_assets
 from gateway.limits import Limits, limit_extensions
 from gateway.logs import AccessLog, configure_logging, trace_id_from
+from gateway.media import (
+    APPLICATION_JSON,
+    CONTENT_TYPES,
+    GRAPHQL_RESPONSE_JSON,
+    is_request_error,
+    response_media_type,
+)
 from gateway.metrics import (
     PrometheusObserver,
     RequestMetrics,
@@ -50,13 +59,14 @@ from gateway.metrics import (
 )
 from gateway.persisted import PersistedQueryMiddleware, PersistedQueryStore, trusted_documents
 from gateway.ratelimit import Quota, RateLimiter
-from gateway.responses import graphql_error
+from gateway.responses import accept_of, graphql_error
 from gateway.settings import Settings, get_settings
 from gateway.tracing import OperationSpan, configure_tracing
 from resolvers import RequestScope, Services, StaleSections, Surfaces, Viewer, load_plans
 from resolvers.page_cache import PageCache
 from resolvers.plans import Plans
 from schema import GatewayContext, build_schema
+from schema.subgraph import build_subgraph_schema
 
 log = logging.getLogger("gateway")
 
@@ -114,6 +124,7 @@ class RequestIdMiddleware:
                     f"The request body is over the {limit} bytes allowed.",
                     "PAYLOAD_TOO_LARGE",
                     {"x-request-id": request_id},
+                    accept=accept_of(scope),
                 )
                 await response(scope, receive, send)
                 return
@@ -201,12 +212,50 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
         return orjson.loads(data)
 
     async def run(self, request: Request) -> Response:  # type: ignore[override]
-        """Strawberry's own HTTP refusals (bad JSON, batching, GET mutations) as GraphQL
-        errors with a code, like every other error, instead of plain text."""
+        """Strawberry's run, answered in the media type the client asked for (decision 0019).
+
+        Strawberry's own HTTP refusals (bad JSON, batching) become GraphQL errors with a code
+        instead of plain text; an operation the method does not allow (a mutation over GET)
+        is a 405 with ``Allow: POST``, as GraphQL over HTTP requires. With
+        ``application/graphql-response+json`` a request error is a 400 without ``data``.
+        """
+        accept = request.headers.get("accept")
         try:
-            return await super().run(request)
+            response = await super().run(request)
         except StrawberryHTTPException as exc:
-            return graphql_error(exc.status_code, exc.reason, "BAD_REQUEST", {})
+            if isinstance(exc.__cause__, InvalidOperationTypeError) and request.method == "GET":
+                return graphql_error(
+                    405, exc.reason, "METHOD_NOT_ALLOWED", {"Allow": "POST"}, accept=accept
+                )
+            return graphql_error(exc.status_code, exc.reason, "BAD_REQUEST", {}, accept=accept)
+        if response_media_type(accept) == GRAPHQL_RESPONSE_JSON and response.headers.get(
+            "content-type", ""
+        ).startswith(APPLICATION_JSON):
+            response.headers["content-type"] = CONTENT_TYPES[GRAPHQL_RESPONSE_JSON]
+            if getattr(request.state, "graphql_request_error", False):
+                response.status_code = 400
+        return response
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """Strawberry's parsing, plus the one parameter it leaves unchecked: an
+        ``operationName`` that is not a string (or null) is a 400, not a crash later."""
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            if not isinstance(item.operation_name, str | None):
+                raise StrawberryHTTPException(
+                    400, "The GraphQL operation's `operationName` must be a string or null."
+                )
+        return data
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        """Strawberry's result body; without ``data`` for a request error when the client
+        asked for ``application/graphql-response+json`` (``run`` then answers 400)."""
+        body = await super().process_result(request, result)
+        accept = request.headers.get("accept")
+        if response_media_type(accept) == GRAPHQL_RESPONSE_JSON and is_request_error(result):
+            body.pop("data", None)
+            request.state.graphql_request_error = True
+        return body
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL from local assets (installed from npm at set-up), never from a CDN."""
@@ -217,8 +266,15 @@ def _parser_cache() -> ParserCache:
     return ParserCache(maxsize=512)
 
 
-def _validation_cache() -> ValidationCache:
-    return ValidationCache(maxsize=512)
+def _extensions(limits: Limits) -> list[Any]:
+    return [
+        OperationSpan,
+        *limit_extensions(limits),  # DocumentGate replaces Strawberry's ValidationCache
+        _parser_cache,
+        RequestMetrics,
+        AccessLog,
+        DebugTimings,
+    ]
 
 
 @functools.cache
@@ -228,18 +284,13 @@ def gateway_schema(limits: Limits) -> Any:
     It is static, and Strawberry memoises per schema instance, so building one per app
     would only grow the heap (and the garbage collector's pauses) in tests.
     """
-    return build_schema(
-        [
-            OperationSpan,
-            *limit_extensions(limits),
-            _parser_cache,
-            _validation_cache,
-            RequestMetrics,
-            AccessLog,
-            DebugTimings,
-        ],
-        error_processor=code_errors,
-    )
+    return build_schema(_extensions(limits), error_processor=code_errors)
+
+
+@functools.cache
+def gateway_subgraph_schema(limits: Limits) -> Any:
+    """The Federation 2 subgraph schema (decision 0020), with the same extensions."""
+    return build_subgraph_schema(_extensions(limits), error_processor=code_errors)
 
 
 def create_app(
@@ -352,33 +403,52 @@ def create_app(
     if settings.compiled_execution:
         # The shipped operations skip graphql-core's executor: compiled once at start-up
         # into projectors over the page objects (gateway/compiled; decision 0008).
-        graphql.compiled_path = CompiledPath(schema, documents=shipped_documents())
+        # Any other valid query is compiled once hot, keyed by its meaning (decision 0023).
+        graphql.compiled_path = CompiledPath(
+            schema,
+            documents=shipped_documents(),
+            compile_unknown=settings.compiled_hot_after > 0,
+            hot_after=settings.compiled_hot_after,
+            maxsize=settings.compiled_max_plans,
+        )
         runtime.compiled_path = graphql.compiled_path
     app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
+    if settings.federation:
+        # A supergraph's router talks to this route; clients keep /graphql (decision 0020).
+        subgraph = GatewayGraphQL(gateway_subgraph_schema(settings.limits()), get_context)
+        app.router.routes.append(Route("/subgraph", subgraph, methods=["GET", "POST"]))
     mount_graphiql_assets(app)
 
     @app.exception_handler(RateLimited)
-    async def rate_limited(_request: Request, exc: RateLimited) -> Response:
+    async def rate_limited(request: Request, exc: RateLimited) -> Response:
         return graphql_error(
             429,
             f"Too many requests; retry in {exc.retry_after_s} s.",
             "RATE_LIMITED",
             {"Retry-After": str(exc.retry_after_s)},
+            accept=request.headers.get("accept"),
         )
 
     @app.exception_handler(AuthError)
-    async def unauthenticated(_request: Request, exc: AuthError) -> Response:
+    async def unauthenticated(request: Request, exc: AuthError) -> Response:
         return graphql_error(
             401,
             exc.message,
             "UNAUTHENTICATED",
             {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            accept=request.headers.get("accept"),
         )
 
     @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> Response:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
         code = "PAYLOAD_TOO_LARGE" if exc.status_code == 413 else "BAD_REQUEST"
-        return graphql_error(exc.status_code, str(exc.detail), code, exc.headers or {})
+        return graphql_error(
+            exc.status_code,
+            str(exc.detail),
+            code,
+            exc.headers or {},
+            accept=request.headers.get("accept"),
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

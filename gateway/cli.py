@@ -88,24 +88,18 @@ def serve(
     port: Annotated[int, typer.Option(envvar="PGW_PORT")] = 8000,
     workers: Annotated[int, typer.Option(help="Processes; about one per core.")] = 1,
 ) -> None:
-    """Run the gateway alone against the configured backend URLs."""
-    import uvicorn
+    """Run the gateway alone against the configured backend URLs.
 
+    Exits 0 after SIGTERM/SIGINT, 1 when a worker cannot start (the reason on one log line),
+    2 on invalid configuration (``gateway.serve``).
+    """
     from gateway.metrics import reset_multiprocess_dir
+    from gateway.serve import serve as run
 
     _check_config()
-    reset_multiprocess_dir()
-    uvicorn.run(
-        "gateway.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    if workers == 1:
+        reset_multiprocess_dir()
+    raise typer.Exit(code=run(host, port, workers))
 
 
 @app.command()

@@ -1,37 +1,46 @@
 """Query limits: what one GraphQL request may ask of the gateway.
 
 Every root field is a whole page build (a fan-out to five backends), so the expensive
-shapes are many root fields (aliases of ``discovery``), deep or long documents and
-introspection by strangers. Lists below the root are bounded by the surface plans and by
-``first`` (≤ ``max_first``), so a depth limit plus a root-field limit bound a request's cost.
-Defaults leave the shipped client operations ample room.
+shapes are many root fields (aliases of ``discovery``, also through fragments), deep or long
+documents, repetition that makes validation itself quadratic, and introspection by
+strangers. Lists below the root are bounded by the surface plans and by ``first``
+(≤ ``max_first``), so a depth limit plus a root-field limit bound a request's cost.
+
+All limits read one ``DocumentShape`` (``gateway.document_shape``), computed in linear time
+with each fragment walked once. ``DocumentGate`` checks them *before* graphql-core's own
+validation (whose overlap rule is quadratic in repeated fields, and which reports every
+unknown directive), and skips them when the document has a fragment cycle: then only
+graphql-core's ``NoFragmentCyclesRule`` runs, and refuses it. The same checks run as a
+validation rule, so the compiled path (``gateway/compiled``), which validates with the
+schema's rules, enforces them too. Defaults leave the shipped client operations ample room.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
-    FieldNode,
-    FragmentSpreadNode,
+    DocumentNode,
     GraphQLError,
-    GraphQLList,
-    GraphQLNonNull,
-    InlineFragmentNode,
-    IntValueNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
+    GraphQLSchema,
+    NoFragmentCyclesRule,
     ValidationContext,
     ValidationRule,
+    validate,
 )
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
+    SchemaExtension,
 )
+
+from gateway.document_shape import DocumentShape, document_shape
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,154 +49,187 @@ class Limits:
 
     max_depth: int = 12
     max_aliases: int = 20
-    max_tokens: int = 4000
+    max_tokens: int = 1000
     max_root_fields: int = 4
     max_cost: int = 25_000
     introspection: bool = False
+    max_directives: int = 16
+    #: field/fragment pairs graphql-core's overlap rule may compare (its cost is per pair)
+    max_merge_pairs: int = 3000
+
+
+def _error(message: str, code: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code})
+
+
+def refusals(shape: DocumentShape, limits: Limits) -> list[GraphQLError]:
+    """Every limit ``shape`` breaks, as coded errors (none for a fragment cycle, which
+    graphql-core's own rule refuses)."""
+    if shape.fragment_cycle:
+        return []
+    errors: list[GraphQLError] = []
+    invalid = "GRAPHQL_VALIDATION_FAILED"
+    if shape.directives > limits.max_directives:
+        errors.append(
+            _error(
+                f"{shape.directives} directives found. Allowed: {limits.max_directives}.",
+                invalid,
+            )
+        )
+    if shape.repeated_directives:
+        errors.append(_error("A directive is repeated on one field or fragment.", invalid))
+    if shape.aliases > limits.max_aliases:
+        errors.append(
+            _error(f"{shape.aliases} aliases found. Allowed: {limits.max_aliases}", invalid)
+        )
+    if shape.merge_pairs > limits.max_merge_pairs:
+        errors.append(
+            _error(
+                "This document repeats fields or fragments too often "
+                f"({shape.merge_pairs} comparisons to check; at most {limits.max_merge_pairs}).",
+                "QUERY_TOO_COMPLEX",
+            )
+        )
+    for operation in shape.operations:
+        name = operation.node.name.value if operation.node.name else "anonymous"
+        if operation.depth > limits.max_depth:
+            errors.append(
+                _error(f"'{name}' exceeds maximum operation depth of {limits.max_depth}", invalid)
+            )
+        if operation.root_fields > limits.max_root_fields:
+            errors.append(
+                _error(
+                    f"An operation may select at most {limits.max_root_fields} surfaces (root "
+                    f"fields, counted through fragments); this one selects "
+                    f"{operation.root_fields}.",
+                    "QUERY_TOO_COMPLEX",
+                )
+            )
+        elif operation.cost > limits.max_cost:
+            errors.append(
+                _error(
+                    f"This operation is estimated to cost {operation.cost}, over the limit of "
+                    f"{limits.max_cost}; ask for fewer fields or smaller lists.",
+                    "QUERY_TOO_COMPLEX",
+                )
+            )
+    return errors
+
+
+#: The shape the gate computed for the document being validated (so the rule reuses it).
+_current_shape: ContextVar[tuple[DocumentNode, DocumentShape] | None] = ContextVar(
+    "pgw_document_shape", default=None
+)
+
+
+def shape_of(schema: GraphQLSchema, document: DocumentNode) -> DocumentShape:
+    current = _current_shape.get()
+    if current is not None and current[0] is document:
+        return current[1]
+    return document_shape(schema, document)
+
+
+def document_limits(limits: Limits) -> type[ValidationRule]:
+    """A validation rule refusing what ``limits`` forbid (the gate's checks, as a rule)."""
+
+    class DocumentLimits(ValidationRule):
+        limits_checked = limits
+
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            for error in refusals(shape_of(context.schema, context.document), limits):
+                context.report_error(error)
+
+    return DocumentLimits
 
 
 def root_field_limit(maximum: int) -> type[ValidationRule]:
-    """A rule refusing operations that select more than ``maximum`` root fields."""
-
-    class RootFieldLimit(ValidationRule):
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
-            fields = [
-                s
-                for s in node.selection_set.selections
-                if isinstance(s, FieldNode) and not s.name.value.startswith("__")
-            ]
-            if len(fields) > maximum:
-                self.report_error(
-                    GraphQLError(
-                        f"An operation may select at most {maximum} surfaces (root fields); "
-                        f"this one selects {len(fields)}.",
-                        node,
-                        extensions={"code": "QUERY_TOO_COMPLEX"},
-                    )
-                )
-
-    return RootFieldLimit
+    """A rule refusing operations with more than ``maximum`` root fields (after expansion)."""
+    return document_limits(Limits(max_root_fields=maximum))
 
 
-# How many elements a list field holds at most: from the surface plans (section limits)
-# and the schema's own bounds; ``first`` arguments count as given (or their maximum).
-LIST_SIZES: dict[str, int] = {
-    "sections": 10,
-    "venues": 20,
-    "items": 20,
-    "categories": 30,
-    "banners": 10,
-    "brands": 20,
-    "tags": 10,
-}
-DEFAULT_LIST_SIZE = 20
-ROOT_FIELD_COST = 100  # a root field is a page build: a fan-out to the backends
+def cost_limit(maximum: int) -> type[ValidationRule]:
+    """A rule refusing operations estimated to cost over ``maximum``."""
+    return document_limits(Limits(max_cost=maximum))
 
 
-def _first(field: FieldNode, variables_max: int) -> int | None:
-    for argument in field.arguments or ():
-        if argument.name.value == "first":
-            value = argument.value
-            if isinstance(value, IntValueNode):
-                return int(value.value)
-            return variables_max  # a variable: assume the most it may be
-    return None
+def gate(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    rules: Sequence[type[ASTValidationRule]],
+    limits: Limits,
+) -> list[GraphQLError]:
+    """Validate ``document`` in time linear in its size: the shape first; with a fragment
+    cycle, only graphql-core's cycle rule; over a limit, the refusal without graphql-core's
+    (quadratic) rules; otherwise the full validation with ``rules``."""
+    from strawberry.schema.schema import validate_document
+
+    shape = document_shape(schema, document)
+    if shape.fragment_cycle:
+        return validate(schema, document, [NoFragmentCyclesRule])
+    refused = refusals(shape, limits)
+    if refused:
+        return refused
+    token = _current_shape.set((document, shape))
+    try:
+        return validate_document(schema, document, tuple(rules))
+    finally:
+        _current_shape.reset(token)
 
 
-def cost_limit(maximum: int, max_first: int = 50) -> type[ValidationRule]:
-    """A rule estimating each operation's cost: one per field, multiplied by the sizes of
-    the lists it sits in, plus a fixed cost per root field; over ``maximum`` is refused."""
+class DocumentGate(SchemaExtension):
+    """Strawberry's validation step through ``gate``, with an LRU of results by query text
+    (it replaces ``ValidationCache``, which would validate before any limit is checked)."""
 
-    class CostLimit(ValidationRule):
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
-            schema = self.context.schema
-            root = schema.get_root_type(node.operation)
-            if root is None:
-                return
-            cost = self._selection_cost(node.selection_set, root, 1, depth=0)
-            if cost > maximum:
-                self.report_error(
-                    GraphQLError(
-                        f"This operation is estimated to cost {cost}, over the limit of "
-                        f"{maximum}; ask for fewer fields or smaller lists.",
-                        node,
-                        extensions={"code": "QUERY_TOO_COMPLEX"},
-                    )
-                )
+    def __init__(self, limits: Limits, cache: OrderedDict[Any, list[GraphQLError]]) -> None:
+        super().__init__()
+        self.limits = limits
+        self.cache = cache
 
-        def _selection_cost(
-            self,
-            selection_set: SelectionSetNode | None,
-            parent: Any,
-            multiplier: int,
-            depth: int,
-        ) -> int:
-            if selection_set is None or depth > 50:
-                return 0
-            total = 0
-            for selection in selection_set.selections:
-                if isinstance(selection, FieldNode):
-                    total += self._field_cost(selection, parent, multiplier, depth)
-                elif isinstance(selection, InlineFragmentNode):
-                    condition = selection.type_condition
-                    target = (
-                        self.context.schema.get_type(condition.name.value) if condition else parent
-                    )
-                    total += self._selection_cost(
-                        selection.selection_set, target, multiplier, depth + 1
-                    )
-                elif isinstance(selection, FragmentSpreadNode):
-                    fragment = self.context.get_fragment(selection.name.value)
-                    if fragment is not None:
-                        target = self.context.schema.get_type(fragment.type_condition.name.value)
-                        total += self._selection_cost(
-                            fragment.selection_set, target, multiplier, depth + 1
-                        )
-            return total
-
-        def _field_cost(self, field: FieldNode, parent: Any, multiplier: int, depth: int) -> int:
-            name = field.name.value
-            fields = getattr(parent, "fields", None) or {}
-            definition = fields.get(name)
-            if definition is None:
-                return multiplier
-            cost = multiplier + (ROOT_FIELD_COST if depth == 0 else 0)
-            inner = multiplier
-            field_type = definition.type
-            while isinstance(field_type, GraphQLNonNull | GraphQLList):
-                if isinstance(field_type, GraphQLList):
-                    inner *= LIST_SIZES.get(name, DEFAULT_LIST_SIZE)
-                field_type = field_type.of_type
-            if name == "edges":
-                inner = multiplier * self._connection_size
-            first = _first(field, max_first)
-            if first is not None:
-                self._connection_size = max(first, 0)
-            return cost + self._selection_cost(field.selection_set, field_type, inner, depth + 1)
-
-        _connection_size = DEFAULT_LIST_SIZE
-
-    return CostLimit
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        assert document is not None
+        rules = tuple(context.validation_rules)
+        key = (context.query, rules) if context.query else None
+        errors = self.cache.get(key) if key is not None else None
+        if errors is None:
+            errors = gate(context.schema._schema, document, rules, self.limits)
+            if key is not None:
+                self.cache[key] = errors
+                if len(self.cache) > 512:
+                    self.cache.popitem(last=False)
+        elif key is not None:
+            self.cache.move_to_end(key)
+        context.pre_execution_errors = list(errors)
+        yield
 
 
 def limit_extensions(limits: Limits) -> list[Any]:
     """Extension factories enforcing ``limits`` (fresh instances per request).
 
-    The validation rules are built once: Strawberry's validation cache is keyed by the rule
-    classes, so rules made anew for every request would never let it hit.
+    The validation rules are built once: validation results are cached by the rule
+    classes, so rules made anew for every request would never let the cache hit.
     """
-    limiters: list[AddValidationRules] = [
-        QueryDepthLimiter(max_depth=limits.max_depth),
-        MaxAliasesLimiter(max_alias_count=limits.max_aliases),
-    ]
+    rules: list[type[ASTValidationRule]] = []
     if not limits.introspection:
-        limiters.append(DisableIntrospection())
-    rules = [rule for limiter in limiters for rule in limiter.validation_rules]
-    rules += [root_field_limit(limits.max_root_fields), cost_limit(limits.max_cost)]
+        rules += DisableIntrospection().validation_rules
+    rules.append(document_limits(limits))
+    cache: OrderedDict[Any, list[GraphQLError]] = OrderedDict()
     return [
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: AddValidationRules(rules),
+        lambda: DocumentGate(limits, cache),
     ]
 
 
-__all__ = ["Limits", "ValidationContext", "cost_limit", "limit_extensions", "root_field_limit"]
+__all__ = [
+    "DocumentGate",
+    "Limits",
+    "cost_limit",
+    "document_limits",
+    "gate",
+    "limit_extensions",
+    "refusals",
+    "root_field_limit",
+]

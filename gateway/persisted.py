@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clients.cache import ResponseCache
 from gateway.asgi_body import read_body, replaying
-from gateway.responses import graphql_error
+from gateway.responses import accept_of, graphql_error
 from schema.operations import OPERATIONS_DIR, operation_document, operation_files
 
 Mode = Literal["apq", "trusted", "off"]
@@ -188,5 +188,5 @@ class PersistedQueryMiddleware:
 
 
 async def _refuse(refusal: _Refusal, scope: Scope, receive: Receive, send: Send) -> None:
-    response = graphql_error(refusal.status, refusal.message, refusal.code)
+    response = graphql_error(refusal.status, refusal.message, refusal.code, accept=accept_of(scope))
     await response(scope, receive, send)

@@ -1,19 +1,46 @@
 """The one shape of a refusal outside GraphQL execution (auth, limits, persisted queries):
 ``{"data": null, "errors": [{"message", "extensions": {"code"}}]}``, so clients handle every
-error the same way whichever layer produced it."""
+error the same way whichever layer produced it.
+
+A client that asked for ``application/graphql-response+json`` (``gateway/media.py``) gets
+that media type and no ``data`` entry: every refusal here happens before execution.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 from starlette.responses import Response
 
+from gateway.media import CONTENT_TYPES, GRAPHQL_RESPONSE_JSON, response_media_type
+
 
 def graphql_error(
-    status: int, message: str, code: str, headers: Mapping[str, str] | None = None
+    status: int,
+    message: str,
+    code: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    accept: str | None = None,
 ) -> Response:
-    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+    """A GraphQL-shaped refusal; ``accept`` is the request's ``Accept`` header."""
+    media_type = response_media_type(accept)
+    body: dict[str, Any] = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    if media_type != GRAPHQL_RESPONSE_JSON:
+        body = {"data": None, **body}
     return Response(
-        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+        orjson.dumps(body),
+        status_code=status,
+        media_type=CONTENT_TYPES[media_type],
+        headers=headers,
     )
+
+
+def accept_of(scope: Mapping[str, Any]) -> str | None:
+    """The ``Accept`` header of an ASGI scope (for refusals made before a ``Request`` exists)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"accept":
+            return str(value.decode("latin-1"))
+    return None

@@ -80,6 +80,19 @@ class Settings(BaseSettings):
         default=True,
         description="Serve the shipped operations through the compiled path (gateway/compiled).",
     )
+    compiled_hot_after: int = Field(
+        default=3,
+        ge=0,
+        description="Compile any other valid query once its meaning ran this many times "
+        "(decision 0023); 0 compiles only the shipped operations.",
+    )
+    compiled_max_plans: int = Field(
+        default=256, ge=1, description="Compiled plans of other documents kept (LRU beyond)."
+    )
+    federation: bool = Field(
+        default=False,
+        description="Serve the Federation 2 subgraph schema on /subgraph (decision 0020).",
+    )
     page_cache_ttl_s: float = Field(
         default=20.0,
         ge=0,
@@ -103,9 +116,19 @@ class Settings(BaseSettings):
     )
     max_query_depth: int = Field(default=12, ge=2, le=50)
     max_aliases: int = Field(default=20, ge=0, le=500)
-    max_tokens: int = Field(default=4000, ge=100, le=100_000)
+    max_tokens: int = Field(default=1000, ge=100, le=100_000)
     max_root_fields: int = Field(default=4, ge=1, le=20)
     max_cost: int = Field(default=25_000, ge=100, le=10_000_000)
+    max_directives: int = Field(
+        default=16, ge=0, le=1000, description="Directives per document (decision 0016)."
+    )
+    max_merge_pairs: int = Field(
+        default=3000,
+        ge=10,
+        le=1_000_000,
+        description="Field/fragment pairs graphql-core's overlap rule may compare per "
+        "document; repeated fields make validation quadratic (decision 0016).",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call from a browser (CORS)."
@@ -236,6 +259,8 @@ class Settings(BaseSettings):
             max_root_fields=self.max_root_fields,
             max_cost=self.max_cost,
             introspection=self.introspection,
+            max_directives=self.max_directives,
+            max_merge_pairs=self.max_merge_pairs,
         )
 
     def cache_config(self) -> CacheConfig:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -286,6 +287,8 @@ class PageBuild:
                 decision_point=point,
                 arms=arms,
                 user_id=self._request.user_id,
+                device_id=None if self._request.user_id else self._request.device_id,
+                decision_id=f"d-{uuid.uuid4().hex}",
                 context=self._request.backend_context(),
             )
             for point, arms in asks

@@ -101,6 +101,7 @@ class PageCache:
         return (
             inputs.surface.value,
             request.user_id,
+            None if request.user_id else request.device_id,
             request.ranking_variant,
             request.hidden_sections,
             request.platform,

@@ -14,6 +14,7 @@ the debug extension all read the same typed :class:`RequestReport`.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -166,8 +167,12 @@ class PageRequest:
     reserve_s: float
     ranking_variant: str | None = None
     platform: str | None = None
+    device_id: str | None = None
     hidden_sections: frozenset[str] = frozenset()
     report: PageReport = field(default_factory=PageReport)
+    page_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """Made here for every page served, never taken from the client: the page's exposure
+    id, and the suffix of every decision id served on it (``<decision>~<page>``)."""
 
     @property
     def city(self) -> str | None:

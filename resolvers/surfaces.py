@@ -45,6 +45,7 @@ from resolvers.page import (
     VenuePage,
 )
 from resolvers.page_cache import PageCache
+from resolvers.references import References
 from resolvers.request import PageRequest, RequestScope, Viewer, local_time
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -98,6 +99,8 @@ class Surfaces:
         # signs tracking ids and logs decisions; an ephemeral key when none is configured
         self._tracker = tracker or SectionTracker.ephemeral()
         self._pages = page_cache if page_cache is not None else PageCache(0, 0)
+        self.references = References(services)
+        """Venues, items and brands by key, for a federation router (``_entities``)."""
 
     def _request(self, surface: Surface, scope: RequestScope, location: Location) -> PageRequest:
         plan = self._plans.surface(surface)
@@ -120,6 +123,7 @@ class Surfaces:
             deadline=scope.page_deadline(plan.budget_ms / 1000),
             reserve_s=self._plans.reserve_ms / 1000,
             platform=viewer.platform,
+            device_id=viewer.device_id,
             ranking_variant=ranking_variant,
             hidden_sections=frozenset(h for v in variants.values() for h in v.hidden_sections),
             report=scope.report.page(),

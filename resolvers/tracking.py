@@ -61,6 +61,8 @@ class TrackingClaims:
     issued_at: float
     viewer: str | None
     entity_ids: tuple[str, ...]
+    page_id: str | None = None
+    """The gateway's id of the page served (its exposure id); absent in older ids."""
     decision_id: str | None = None
     policy_version: str | None = None
     model_version: str | None = None
@@ -138,6 +140,7 @@ def _claims(raw: dict[str, Any]) -> TrackingClaims:
         issued_at=float(raw["t"]),
         viewer=raw.get("u"),
         entity_ids=tuple(str(e) for e in raw["e"]),
+        page_id=str(raw["g"]) if "g" in raw else None,
         decision_id=raw.get("d"),
         policy_version=raw.get("pv"),
         model_version=raw.get("m"),
@@ -154,6 +157,11 @@ def _claims(raw: dict[str, Any]) -> TrackingClaims:
     )
 
 
+def served_decision_id(decision_id: str, page_id: str | None) -> str:
+    """The id of one decision as served on one page (``<decision id>~<page id>``)."""
+    return decision_id if page_id is None else f"{decision_id}~{page_id}"
+
+
 def tracking_id(
     signer: TrackingSigner,
     *,
@@ -166,12 +174,15 @@ def tracking_id(
     entity_ids: Sequence[str],
     variant: str | None = None,
     issued_at: float | None = None,
+    page_id: str | None = None,
 ) -> str:
     """The signed tracking id of one section as shown.
 
     ``meta`` is the section's decision metadata (``BuiltSection.decision``): ``decision_id``,
     ``policy_version`` and ``propensities`` when a bandit chose its content, ``model_version``
     when a ranking model did, and ``order`` when a bandit placed the section on the page.
+    With ``page_id``, the decision ids are served ids, ``<decision id>~<page id>``: one
+    decision per page served, even when the page or the decision came from a cache.
     """
     claims: dict[str, Any] = {
         "v": FORMAT_VERSION,
@@ -185,19 +196,21 @@ def tracking_id(
     viewer = signer.viewer_hash(user_id)
     if viewer is not None:
         claims["u"] = viewer
+    if page_id is not None:
+        claims["g"] = page_id
     if variant:
         claims["x"] = variant
     if "model_version" in meta:
         claims["m"] = meta["model_version"]
     if "decision_id" in meta:
-        claims["d"] = meta["decision_id"]
+        claims["d"] = served_decision_id(meta["decision_id"], page_id)
         claims["pv"] = meta.get("policy_version")
         propensities: Mapping[str, float] = meta.get("propensities") or {}
         claims["q"] = [round(propensities.get(e, 0.0), 4) for e in entity_ids]
     order = meta.get("order")
     if order:
         claims["o"] = {
-            "d": order["decision_id"],
+            "d": served_decision_id(order["decision_id"], page_id),
             "pv": order.get("policy_version"),
             "q": order.get("propensity"),
             "k": order["position"],
@@ -210,5 +223,6 @@ __all__ = [
     "OrderDecision",
     "TrackingClaims",
     "TrackingSigner",
+    "served_decision_id",
     "tracking_id",
 ]

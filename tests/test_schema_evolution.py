@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from typer.testing import CliRunner
 
 from gateway.cli import app as cli_app
 from schema import SDL_PATH, export_sdl
+from tools.schema_allowed import AllowedChange
 from tools.schema_check import REMOVE_AFTER_DEPRECATING, Severity, check
 
 BASE = """
@@ -74,7 +76,7 @@ def test_deprecate_first_then_remove() -> None:
     assert not step2.ok
     [change] = step2.breaking
     assert "was deprecated (Use feed.)" in change.hint
-    assert "--allow-deprecated-removal" in change.hint
+    assert "schema/allowed-changes.yaml" in change.hint
     assert REMOVE_AFTER_DEPRECATING not in change.hint
 
     allowed = check(removed, deprecated, allow_deprecated_removal=True)
@@ -84,6 +86,25 @@ def test_deprecate_first_then_remove() -> None:
     skipped = check(removed, BASE, allow_deprecated_removal=True)  # never deprecated
     assert not skipped.ok
     assert REMOVE_AFTER_DEPRECATING in skipped.breaking[0].hint
+
+    # recorded with its window: breaking until the removal day, dangerous from it
+    entry = AllowedChange(
+        change="FIELD_REMOVED",
+        coordinate="Query.legacy",
+        deprecated_since=date(2026, 1, 1),
+        remove_after=date(2026, 3, 1),
+        reason="use feed",
+    )
+    early = check(removed, deprecated, allowed=[entry], today=date(2026, 2, 28))
+    assert not early.ok
+    assert "runs until 2026-03-01" in early.breaking[0].hint
+    due = check(removed, deprecated, allowed=[entry], today=date(2026, 3, 1))
+    assert due.ok
+    assert [c.severity for c in due.changes] == [Severity.DANGEROUS]
+    # a record does not skip the deprecation itself
+    undeprecated = check(removed, BASE, allowed=[entry], today=date(2026, 3, 1))
+    assert not undeprecated.ok
+    assert REMOVE_AFTER_DEPRECATING in undeprecated.breaking[0].hint
 
 
 def test_removing_an_enum_value_follows_the_same_policy() -> None:

@@ -1,8 +1,12 @@
 """``python -m gateway experiments report``: exposures, click-through and order rates per
 experiment variant, from the decision log (decisions carry the viewer's assignments in
-their context; feedback lines join to them by decision id).
+their context; feedback lines join to them by exposure id).
 
-A request is one exposure of each experiment the viewer was in. Click-through is the share
+A page served is one exposure of each experiment the viewer was in: the gateway gives it an
+exposure id (its page id) that its decision lines and the tracking ids of its sections
+carry, so a click joins the very page it was made on — never another request that happened
+to log the same decision, nor a client-chosen request id. Lines from before exposure ids
+fall back to the decision id's request. Click-through is the share
 of exposed requests with at least one click; order rate likewise with an order. Intervals
 are Wilson 95 % score intervals, which stay sensible for small counts and rates near 0.
 """
@@ -68,24 +72,32 @@ def _lines(paths: Iterable[Path]) -> Iterator[dict[str, object]]:
 
 
 def report(paths: Iterable[Path]) -> list[VariantStats]:
-    """Per (experiment, variant): exposed requests, and those with a click or an order."""
-    request_of: dict[str, str] = {}
+    """Per (experiment, variant): exposures (pages served), and those with a click or an
+    order."""
+    exposure_of: dict[str, str] = {}
     assigned: dict[str, dict[str, str]] = {}
     clicked: set[str] = set()
     ordered: set[str] = set()
-    feedback: list[tuple[str, str]] = []
+    feedback: list[tuple[str | None, str, str]] = []
     for record in _lines(paths):
         if record.get("type") == "decision":
-            request_id = str(record.get("request_id"))
-            request_of[str(record.get("decision_id"))] = request_id
+            exposure = str(record.get("exposure_id") or record.get("request_id"))
+            exposure_of[str(record.get("decision_id"))] = exposure
             context = record.get("context")
             experiments = context.get("experiments") if isinstance(context, dict) else None
             if isinstance(experiments, dict) and experiments:
-                assigned[request_id] = {str(k): str(v) for k, v in experiments.items()}
+                assigned[exposure] = {str(k): str(v) for k, v in experiments.items()}
         elif record.get("type") == "feedback":
-            feedback.append((str(record.get("decision_id")), str(record.get("kind"))))
-    for decision_id, kind in feedback:
-        joined = request_of.get(decision_id)
+            given = record.get("exposure_id")
+            feedback.append(
+                (
+                    str(given) if given else None,
+                    str(record.get("decision_id")),
+                    str(record.get("kind")),
+                )
+            )
+    for exposure_id, decision_id, kind in feedback:
+        joined = exposure_id or exposure_of.get(decision_id)
         if joined is None:
             continue
         if kind == "CLICK":

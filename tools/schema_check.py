@@ -1,8 +1,9 @@
-"""Schema evolution: compare the live GraphQL schema with the committed snapshot.
+"""Schema evolution: compare the live GraphQL schema with baselines that do not move.
 
 ``python -m gateway schema check`` runs :func:`check` on the live schema (``export_sdl()``)
-against ``schema/schema.graphql`` with graphql-core's change detection
-(``find_schema_changes``, the successor of ``find_breaking_changes`` /
+against the last release (``schema/releases/<version>.graphql``) and, in a git checkout,
+the snapshot at the merge-base with main (``tools/schema_baselines.py``), with graphql-core's
+change detection (``find_schema_changes``, the successor of ``find_breaking_changes`` /
 ``find_dangerous_changes``), prints every breaking and dangerous change and exits 1 on a
 breaking one. On top of graphql-core's rules it applies the deprecation policy:
 
@@ -14,14 +15,22 @@ breaking one. On top of graphql-core's rules it applies the deprecation policy:
   changes (listed, not failing); anything else stays breaking. The operations catalogue
   (``schema/operations/``) is validated against the live schema separately, so a removal
   that a shipped query still uses fails regardless.
+* A breaking change recorded in ``schema/allowed-changes.yaml`` (``tools/schema_allowed.py``)
+  passes once its removal day has come (a dangerous change, listed); before that day it still
+  fails, saying when it may ship.
 * Every ``@deprecated`` in the live schema must give a reason (not graphql's default
   "No longer supported"), so clients know what to use instead.
+
+``schema/schema.graphql`` stays the committed snapshot (``make schema`` rewrites it): the
+check says when it is out of date, but never uses it as the baseline.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -44,6 +53,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from schema.operations import FRAGMENTS_FILE, OPERATIONS_DIR, operation_document, operation_files
+from tools.schema_allowed import (
+    ALLOWED_CHANGES_PATH,
+    AllowedChange,
+    find_allowance,
+    load_allowed,
+    window_hint,
+)
+from tools.schema_baselines import RELEASES_DIR, Baseline, last_release, merge_base
 
 __all__ = [
     "Change",
@@ -158,30 +175,45 @@ def deprecations(schema: GraphQLSchema) -> dict[str, str]:
 
 
 def check(
-    live_sdl: str, committed_sdl: str, *, allow_deprecated_removal: bool = False
+    live_sdl: str,
+    committed_sdl: str,
+    *,
+    allow_deprecated_removal: bool = False,
+    allowed: Sequence[AllowedChange] = (),
+    today: date | None = None,
 ) -> CheckResult:
-    """Breaking and dangerous changes from ``committed_sdl`` (old) to ``live_sdl`` (new)."""
+    """Breaking and dangerous changes from ``committed_sdl`` (old) to ``live_sdl`` (new).
+
+    ``allowed`` are the recorded breaking changes (``schema/allowed-changes.yaml``), judged
+    on ``today`` (default: today, UTC).
+    """
     old, new = parse_sdl(committed_sdl), parse_sdl(live_sdl)
+    on = today or datetime.now(UTC).date()
     changes: list[Change] = []
     for change in find_schema_changes(old, new):
         kind, text = change.type, change.description
         if isinstance(kind, BreakingChangeType):
             hint = ""
             severity = Severity.BREAKING
-            if kind in _REMOVALS:
-                reason = _deprecation_of_removed(old, kind, text)
-                if reason is None:
-                    hint = (
-                        f"{REMOVE_AFTER_DEPRECATING}: mark it @deprecated(reason: …) in the "
-                        "snapshot first, and remove it once no shipped client asks for it"
-                    )
-                elif allow_deprecated_removal:
+            entry = find_allowance(list(allowed), kind.name, text)
+            reason = _deprecation_of_removed(old, kind, text) if kind in _REMOVALS else ""
+            if kind in _REMOVALS and reason is None:
+                hint = (
+                    f"{REMOVE_AFTER_DEPRECATING}: mark it @deprecated(reason: …) in a "
+                    "release first, and remove it once its deprecation window is over"
+                )
+            elif entry is not None:
+                over, hint = window_hint(entry, on)
+                if over:
+                    severity = Severity.DANGEROUS
+            elif kind in _REMOVALS:
+                if allow_deprecated_removal:
                     severity = Severity.DANGEROUS
                     hint = f"was deprecated ({reason}); removal allowed by the caller"
                 else:
                     hint = (
                         f"was deprecated ({reason}), but shipped clients may still ask for "
-                        "it: once none does, rerun with --allow-deprecated-removal"
+                        "it: record it with its removal date in schema/allowed-changes.yaml"
                     )
             changes.append(Change(severity, kind.name, text, hint))
         elif isinstance(kind, DangerousChangeType):
@@ -245,53 +277,125 @@ def schema_export(
     out: Annotated[Path, typer.Option(help="Where to write the SDL.")] = Path(
         "schema/schema.graphql"
     ),
+    subgraph_out: Annotated[
+        Path, typer.Option(help="Where to write the Federation 2 subgraph's SDL (0020).")
+    ] = Path("schema/subgraph.graphql"),
 ) -> None:
-    """Write the live schema's SDL to the committed snapshot."""
+    """Write the live schema's SDL, and the subgraph's beside it, to the committed snapshots."""
     from schema import export_sdl
+    from schema.subgraph import export_subgraph_sdl
 
     out.write_text(export_sdl(), encoding="utf-8")
-    Console(stderr=True).print(f"wrote {out}")
+    subgraph_out.write_text(export_subgraph_sdl(), encoding="utf-8")
+    Console(stderr=True).print(f"wrote {out} and {subgraph_out}")
+
+
+@schema_app.command("release")
+def schema_release(
+    version: Annotated[
+        str | None, typer.Option(help="The version (default: the installed package's).")
+    ] = None,
+    directory: Annotated[Path, typer.Option(help="Where released schemas live.")] = RELEASES_DIR,
+) -> None:
+    """Record the live schema as released: schema/releases/<version>.graphql, the baseline
+    every later change is checked against."""
+    from importlib.metadata import version as installed_version
+
+    from schema import export_sdl
+
+    name = version or installed_version("personalisation-gateway")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.graphql"
+    path.write_text(export_sdl(), encoding="utf-8")
+    Console(stderr=True).print(f"wrote {path}")
+
+
+def _baselines(snapshot: Path | None, against: str) -> list[Baseline]:
+    if snapshot is not None:
+        return [Baseline(str(snapshot), snapshot.read_text(encoding="utf-8"))]
+    found: list[Baseline] = []
+    if against in ("auto", "release"):
+        release = last_release()
+        if release is not None:
+            found.append(release)
+    if against in ("auto", "merge-base"):
+        base = merge_base()
+        same = [i for i, b in enumerate(found) if base is not None and b.sdl == base.sdl]
+        if base is not None and same:
+            found[same[0]] = Baseline(f"{found[same[0]].name} (= {base.name})", base.sdl)
+        elif base is not None:
+            found.append(base)
+    return found
 
 
 @schema_app.command("check")
 def schema_check(
-    snapshot: Annotated[Path, typer.Option(help="The committed SDL to compare with.")] = Path(
-        "schema/schema.graphql"
-    ),
+    snapshot: Annotated[
+        Path | None,
+        typer.Option(help="Compare with this SDL file only, instead of the baselines."),
+    ] = None,
+    against: Annotated[
+        str,
+        typer.Option(
+            help="Baselines: auto (the last release, and the merge-base with main in a git "
+            "checkout), release, or merge-base."
+        ),
+    ] = "auto",
+    allowed_changes: Annotated[
+        Path, typer.Option(help="Recorded breaking changes and their windows.")
+    ] = ALLOWED_CHANGES_PATH,
+    today: Annotated[
+        str | None, typer.Option(help="Judge deprecation windows on this day (YYYY-MM-DD).")
+    ] = None,
     allow_deprecated_removal: Annotated[
         bool,
         typer.Option(
-            help="Let fields the snapshot deprecated be removed (dangerous, not breaking)."
+            help="Let fields the baseline deprecated be removed (dangerous, not breaking)."
         ),
     ] = False,
 ) -> None:
-    """Compare the live schema with the snapshot; exit 1 on a breaking change.
+    """Compare the live schema with its baselines; exit 1 on a breaking change.
 
     Also validates the shipped client operations (schema/operations/) against the live schema.
     """
-    from schema import export_sdl
+    from schema import SDL_PATH, export_sdl
 
+    if against not in ("auto", "release", "merge-base"):
+        raise typer.BadParameter("expected auto, release or merge-base", param_hint="--against")
     live = export_sdl()
-    result = check(
-        live,
-        snapshot.read_text(encoding="utf-8"),
-        allow_deprecated_removal=allow_deprecated_removal,
-    )
     out = Console(soft_wrap=True, highlight=False)
-    for change in result.changes:
-        colour = "red" if change in result.breaking else "yellow"
-        out.print(f"[{colour}]{escape(str(change))}[/{colour}]")
+    baselines = _baselines(snapshot, against)
+    if not baselines:
+        out.print("[red]schema check failed: no baseline (schema/releases/ is empty)[/red]")
+        raise typer.Exit(code=1)
+    allowed = load_allowed(allowed_changes)
+    day = date.fromisoformat(today) if today else None
+    breaking = dangerous = 0
+    for baseline in baselines:
+        result = check(
+            live,
+            baseline.sdl,
+            allow_deprecated_removal=allow_deprecated_removal,
+            allowed=allowed,
+            today=day,
+        )
+        out.print(f"against {baseline.name}: {'identical' if result.identical else 'changed'}")
+        for change in result.changes:
+            colour = "red" if change in result.breaking else "yellow"
+            out.print(f"  [{colour}]{escape(str(change))}[/{colour}]")
+        breaking += len(result.breaking)
+        dangerous += len(result.dangerous)
     broken = validate_operations(live)
     for name, errors in broken.items():
         for error in errors:
             out.print(f"[red]{escape(f'[breaking] shipped operation {name}: {error}')}[/red]")
-    if not result.identical and result.ok:
-        out.print(f"{snapshot} differs from the live schema: run `make schema` and commit it")
+    if snapshot is None and SDL_PATH.read_text(encoding="utf-8").strip() != live.strip():
+        out.print(f"{SDL_PATH.name} differs from the live schema: run `make schema` and commit it")
     summary = (
-        f"{len(result.breaking)} breaking, {len(result.dangerous)} dangerous change(s); "
-        f"{len(broken)} shipped operation(s) broken"
+        f"{breaking} breaking, {dangerous} dangerous change(s) against "
+        f"{', '.join(b.name for b in baselines)}; {len(broken)} shipped operation(s) broken"
     )
-    if not result.ok or broken:
+    if breaking or broken:
         out.print(f"[red]schema check failed: {summary}[/red]")
         raise typer.Exit(code=1)
     out.print(f"[green]schema check passed: {summary}[/green]")

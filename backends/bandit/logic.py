@@ -1,21 +1,31 @@
-"""Thompson sampling over Beta posteriors with hierarchical priors (user → city → global).
+"""Thompson sampling over Beta posteriors of click-through rate, with hierarchical priors.
 
-Why hierarchical: most (user, arm) pairs have no feedback at all; a user's posterior is
-therefore centred on the city's, and the city's on the global one, each prior capped at a
-modest strength so real local evidence quickly dominates. Rewards update all three levels.
+What is learned: per decision point and arm, clicks out of impressions. An impression of an
+arm in a decision is a trial, a click a success, each counted at most once per (decision,
+arm) — a click whose impression never arrived counts its trial too, a repeated or re-sent
+one counts nothing — so the posterior is Beta(α + clicks, β + impressions − clicks).
+
+Why hierarchical (viewer → segment → city → country): most (viewer, arm) pairs have no
+feedback, and at banner click-through rates a single viewer never has enough. Each level's
+prior is its parent's posterior *without the child's own counts* (leave-one-out, so evidence
+is not counted twice), discounted to at most ``PRIOR_CAP[level]`` pseudo-observations: a
+segment (city × platform) may differ from its city, so its prior is moderate; viewers of one
+segment are alike at click-through resolution, so theirs is strong and a new viewer is
+served what the segment has learned. ``flat`` priors (Beta(1, 1) per viewer, no pooling)
+and ``uniform`` (random order) are the baselines the simulator compares against
+(``PGW_BANDIT_POLICY``).
+
+Decision ids: the gateway names each decision (``decision_id`` in the request) and serves
+it as ``<decision id>~<page id>`` on every page it is shown on, so a decision reused from a
+cache is still one decision per page served; rewards name the served id and are resolved to
+the decision here.
 
 Propensities: the probability that the sampling policy puts the chosen arm at the position
 it got, estimated by Monte Carlo re-runs of the same policy (the actual draw included, so
-the estimate is never 0). Off-policy evaluation re-weights logged rewards by them.
+the estimate is never 0); exact (1/n) for the uniform policy.
 
-State is in memory (a reference backend); decisions are kept in a bounded LRU.
-
-Cost per decision: the Monte Carlo re-runs (``mc_samples`` Beta draws per arm from the
-process-wide generator) are the model and stay as they are, draw for draw; around them the
-posterior is plain float arithmetic over a handful of arms (numpy's per-call overhead costs
-more than the maths there), the sticky Thompson draw is memoised per viewer and hour while
-nothing is learned (it is a pure function of that key), and journal lines are encoded once
-with orjson when that gives the very bytes ``json.dumps`` would.
+State is in memory (a reference backend); decisions are kept in a bounded LRU and replayed
+from the journal after a restart.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import json
 import uuid
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,16 +43,40 @@ import numpy as np
 import orjson
 
 from backends.world import city_for_location
-from clients.contracts import DecideRequest, DecideResponse, RewardRequest
+from clients.contracts import DecideRequest, DecideResponse, RewardKind, RewardRequest
 
-POLICY_VERSION = "ts-hier-beta-v1"
-#: Caps on how many pseudo-observations a parent level contributes as prior.
-CITY_PRIOR_STRENGTH = 20.0
-USER_PRIOR_STRENGTH = 10.0
 MAX_DECISIONS = 200_000
 MAX_EVENTS = 500_000
+#: (served decision, arm) pairs whose trial/success is remembered (exactly-once counting).
+MAX_COUNTED = 1_000_000
 #: Sticky Thompson orderings remembered (viewer x hour x decision point x arms).
 MAX_STICKY = 50_000
+#: A served decision id: ``<decision id>~<page id>``.
+SERVED_SEPARATOR = "~"
+
+#: Levels from the most general to the most specific.
+LEVELS = ("country", "city", "segment", "viewer")
+#: At most this many pseudo-observations of the parent's posterior form a level's prior.
+PRIOR_CAP: dict[str, float] = {"city": 2_000.0, "segment": 500.0, "viewer": 5_000.0}
+#: Each city's country (the reference world has one city per country).
+COUNTRY_OF_CITY = {"helsinki": "FI", "stockholm": "SE", "tallinn": "EE"}
+
+TRIAL = 1
+SUCCESS = 2
+
+
+class Policy(StrEnum):
+    HIERARCHICAL = "hierarchical"
+    FLAT = "flat"
+    UNIFORM = "uniform"
+
+
+POLICY_VERSIONS = {
+    Policy.HIERARCHICAL: "ts-hier-beta-v2",
+    Policy.FLAT: "ts-flat-beta-v2",
+    Policy.UNIFORM: "uniform-v1",
+}
+POLICY_VERSION = POLICY_VERSIONS[Policy.HIERARCHICAL]
 
 
 class UnknownDecisionError(KeyError):
@@ -52,31 +87,71 @@ class UnknownArmError(ValueError):
     """Reward for an arm that was not offered in the decision: 422."""
 
 
-@dataclass
+class DuplicateDecisionError(ValueError):
+    """A decide request naming a decision id already in use: 409."""
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     decision_point: str
-    user_id: str | None
+    viewer: str | None
     city: str
+    segment: str
     arms: frozenset[str]
+
+    def levels(self) -> list[tuple[str, str]]:
+        """(level, key) of every level this decision's rewards update."""
+        out = [
+            ("country", COUNTRY_OF_CITY.get(self.city, "ZZ")),
+            ("city", self.city),
+            ("segment", f"{self.city}|{self.segment}"),
+        ]
+        if self.viewer is not None:
+            out.append(("viewer", self.viewer))
+        return out
+
+
+def viewer_key(user_id: str | None, device_id: str | None) -> str | None:
+    """Whose decision it is: the user, else the device; never shared between viewers."""
+    if user_id:
+        return f"u:{user_id}"
+    if device_id:
+        return f"d:{device_id}"
+    return None
+
+
+def decision_of(served_id: str) -> str:
+    """The decision a served id (``<decision>~<page>``) belongs to."""
+    return served_id.split(SERVED_SEPARATOR, 1)[0]
 
 
 class Bandit:
-    """Posteriors, issued decisions and seen reward events of one process."""
+    """Posteriors, issued decisions and counted rewards of one process."""
 
-    def __init__(self, seed: int = 0, mc_samples: int = 400, journal: Path | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        mc_samples: int = 400,
+        journal: Path | None = None,
+        policy: Policy | str = Policy.HIERARCHICAL,
+    ) -> None:
         self.seed = seed
+        self.policy = Policy(policy)
+        self.policy_version = POLICY_VERSIONS[self.policy]
         self.rng = np.random.default_rng(seed)
         # rewards applied per decision point: part of the draw's seed, so learning changes
         # the decisions while an unchanged posterior gives a viewer the same page.
         self.updates: defaultdict[str, int] = defaultdict(int)
         self.mc_samples = mc_samples
-        # (level, key, decision_point, arm) -> [successes, failures]
+        # (level, key, decision_point, arm) -> [clicks, impressions]
         self.counts: defaultdict[tuple[str, str, str, str], list[float]] = defaultdict(
             lambda: [0.0, 0.0]
         )
         self.arms_seen: defaultdict[str, set[str]] = defaultdict(set)
         self.decisions: OrderedDict[str, Decision] = OrderedDict()
         self.events: OrderedDict[str, None] = OrderedDict()
+        # (served decision id, arm) -> TRIAL | SUCCESS bits already counted
+        self.counted: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._sticky: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
         # An append-only journal of decisions and counted rewards: a restarted bandit
         # replays it, so rewards for decisions made before a crash still count (once).
@@ -104,8 +179,9 @@ class Bandit:
                         record["decision"],
                         Decision(
                             record["point"],
-                            record["user"],
+                            record.get("viewer", record.get("user")),
                             record["city"],
+                            record.get("segment") or "-",
                             frozenset(record["arms"]),
                         ),
                     )
@@ -120,29 +196,35 @@ class Bandit:
 
     # -- posteriors
     def posterior(
-        self, decision_point: str, arms: list[str], city: str, user_id: str | None
+        self,
+        decision_point: str,
+        arms: list[str],
+        city: str,
+        viewer: str | None,
+        segment: str = "-",
     ) -> tuple[np.ndarray, np.ndarray]:
         """(alpha, beta) per arm at the most specific level available.
 
-        Plain floats: the same IEEE operations numpy did on arrays of a few arms, without
-        numpy's per-call overhead.
+        Plain floats: a handful of arms, where numpy's per-call overhead costs more than
+        the arithmetic.
         """
+        keys = Decision(decision_point, viewer, city, segment, frozenset()).levels()
         counts = self.counts.get
         none = (0.0, 0.0)
         alpha: list[float] = []
         beta: list[float] = []
         for arm in arms:
-            gs, gf = counts(("global", "", decision_point, arm), none)
-            a, b = _shrink(
-                1.0 + gs,
-                1.0 + gf,
-                CITY_PRIOR_STRENGTH,
-                counts(("city", city, decision_point, arm), none),
-            )
-            if user_id:
-                a, b = _shrink(
-                    a, b, USER_PRIOR_STRENGTH, counts(("user", user_id, decision_point, arm), none)
+            if self.policy is Policy.FLAT:
+                clicks, trials = counts(
+                    ("viewer", viewer or f"anon:{city}", decision_point, arm), none
                 )
+                alpha.append(1.0 + clicks)
+                beta.append(1.0 + trials - clicks)
+                continue
+            levels = [counts((level, key, decision_point, arm), none) for level, key in keys]
+            a, b = 1.0 + levels[0][0], 1.0 + levels[0][1] - levels[0][0]
+            for depth in range(1, len(levels)):
+                a, b = _pool(a, b, PRIOR_CAP[keys[depth][0]], levels[depth])
             alpha.append(a)
             beta.append(b)
         return np.array(alpha), np.array(beta)
@@ -157,22 +239,33 @@ class Bandit:
         ``backends.server.json_response``: the model's bytes without the models)."""
         arms = list(dict.fromkeys(req.arms))
         city = req.context.city or _city_id(req.context.location.lat, req.context.location.lon)
-        a, b = self.posterior(req.decision_point, arms, city, req.user_id)
-        ranking = self._sticky_ranking(req, city, arms, a, b)
-        m = max(50, min(self.mc_samples, 40_000 // max(len(arms), 1)))
-        sims = np.argsort(-self.rng.beta(a, b, size=(m, len(arms))), axis=1)
-        same = (sims == ranking[None, :]).sum(0)  # per position: re-runs agreeing with ours
-        propensity = np.minimum((same + 1) / (m + 1), 1.0)
-        decision_id = f"d-{uuid.uuid4().hex}"
+        segment = req.context.platform or "-"
+        viewer = viewer_key(req.user_id, req.device_id)
+        decision_id = req.decision_id or f"d-{uuid.uuid4().hex}"
+        if decision_id in self.decisions:
+            raise DuplicateDecisionError(f"decision id {decision_id!r} is already in use")
+        n = len(arms)
+        if self.policy is Policy.UNIFORM:
+            ranking = self._sticky_rng(req, viewer, city).permutation(n)
+            propensity = np.full(n, 1.0 / n)
+        else:
+            a, b = self.posterior(req.decision_point, arms, city, viewer, segment)
+            ranking = self._sticky_ranking(req, viewer, city, arms, a, b)
+            m = max(50, min(self.mc_samples, 40_000 // max(n, 1)))
+            sims = np.argsort(-self.rng.beta(a, b, size=(m, n)), axis=1)
+            same = (sims == ranking[None, :]).sum(0)  # per position: re-runs agreeing with ours
+            propensity = np.minimum((same + 1) / (m + 1), 1.0)
         self._remember(
-            decision_id, Decision(req.decision_point, req.user_id, city, frozenset(arms))
+            decision_id,
+            Decision(req.decision_point, viewer, city, segment, frozenset(arms)),
         )
         self._write(
             {
                 "decision": decision_id,
                 "point": req.decision_point,
-                "user": req.user_id,
+                "viewer": viewer,
                 "city": city,
+                "segment": segment,
                 "arms": arms,
             }
         )
@@ -182,11 +275,17 @@ class Bandit:
                 {"arm": arms[k], "propensity": p}
                 for k, p in zip(ranking.tolist(), propensity.tolist(), strict=True)
             ],
-            "policy_version": POLICY_VERSION,
+            "policy_version": self.policy_version,
         }
 
     def _sticky_ranking(
-        self, req: DecideRequest, city: str, arms: list[str], a: np.ndarray, b: np.ndarray
+        self,
+        req: DecideRequest,
+        viewer: str | None,
+        city: str,
+        arms: list[str],
+        a: np.ndarray,
+        b: np.ndarray,
     ) -> np.ndarray:
         """The Thompson ordering of the arms, drawn from :meth:`_sticky_rng`.
 
@@ -194,10 +293,14 @@ class Bandit:
         the posterior of a decision point only changes when a reward for it is counted, which
         bumps ``updates[point]``, part of the key. So the same key means the same draw.
         """
+        if viewer is None:  # nobody to be sticky for: a fresh draw, never remembered
+            fresh = np.argsort(-self._sticky_rng(req, viewer, city).beta(a, b), kind="stable")
+            return fresh
         key = (
             req.decision_point,
-            req.user_id,
+            viewer,
             city,
+            req.context.platform,
             req.context.local_time[:13],
             self.updates[req.decision_point],
             tuple(arms),
@@ -206,7 +309,7 @@ class Bandit:
         if ranking is not None:
             self._sticky.move_to_end(key)
             return ranking
-        theta = self._sticky_rng(req, city).beta(a, b)
+        theta = self._sticky_rng(req, viewer, city).beta(a, b)
         ranking = np.argsort(-theta, kind="stable")
         ranking.flags.writeable = False
         self._sticky[key] = ranking
@@ -214,28 +317,35 @@ class Bandit:
             self._sticky.popitem(last=False)
         return ranking
 
-    def _sticky_rng(self, req: DecideRequest, city: str) -> np.random.Generator:
-        """The Thompson draw's generator, seeded by who/where/which hour and the posterior.
+    def _sticky_rng(self, req: DecideRequest, viewer: str | None, city: str) -> np.random.Generator:
+        """The draw's generator, seeded by who/where/which hour and the posterior.
 
-        Sticky decisions: the same viewer sees the same order within the hour while
-        nothing was learned (a page does not reshuffle on refresh); across viewers, hours
-        and rewards the draws are independent, so exploration is intact.
+        Sticky decisions: the same viewer (user, else device) sees the same order within
+        the hour while nothing was learned; viewers never share a draw (an anonymous viewer
+        without a device id gets a fresh one); any counted reward moves the seed, so a
+        viewer is never pinned to an early draw.
         """
+        if viewer is None:
+            return np.random.default_rng(self.rng.integers(2**63))
         hour = req.context.local_time[:13]
-        viewer = req.user_id or f"anon:{city}"
-        key = f"{self.seed}|{req.decision_point}|{viewer}|{hour}|{self.updates[req.decision_point]}"
+        key = (
+            f"{self.seed}|{req.decision_point}|{viewer}|{req.context.platform}|{hour}|"
+            f"{self.updates[req.decision_point]}"
+        )
         digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
         return np.random.default_rng(int.from_bytes(digest, "big"))
 
+    # -- rewards
     def reward(self, req: RewardRequest) -> bool:
-        """Apply a reward; False if ``event_id`` was already counted (idempotent retry)."""
+        """Apply a reward; False if it changed nothing (already counted for that
+        (served decision, arm), or a re-sent ``event_id``)."""
         counted = self._count(req)
         if counted:
             self._write({"reward": req.model_dump(mode="json")})
         return counted
 
     def _count(self, req: RewardRequest) -> bool:
-        d = self.decisions.get(req.decision_id)
+        d = self.decisions.get(decision_of(req.decision_id))
         if d is None:
             raise UnknownDecisionError(req.decision_id)
         if req.arm not in d.arms:
@@ -246,43 +356,94 @@ class Bandit:
             self.events[req.event_id] = None
             if len(self.events) > MAX_EVENTS:
                 self.events.popitem(last=False)
-        levels = [("global", ""), ("city", d.city)] + ([("user", d.user_id)] if d.user_id else [])
-        for level, key in levels:
+        kind = req.kind or (RewardKind.CLICK if req.reward >= 0.5 else RewardKind.IMPRESSION)
+        wanted = TRIAL | SUCCESS if kind is RewardKind.CLICK else TRIAL
+        pair = (req.decision_id, req.arm)
+        done = self.counted.get(pair, 0)
+        new = wanted & ~done
+        if not new:
+            return False
+        self.counted[pair] = done | new
+        if len(self.counted) > MAX_COUNTED:
+            self.counted.popitem(last=False)
+        clicks = 1.0 if new & SUCCESS else 0.0
+        trials = 1.0 if new & TRIAL else 0.0
+        for level, key in d.levels():
             c = self.counts[(level, key, d.decision_point, req.arm)]
-            c[0] += req.reward
-            c[1] += 1.0 - req.reward
+            c[0] += clicks
+            c[1] += trials
         self.updates[d.decision_point] += 1
         return True
 
     def stats(
-        self, decision_point: str, city: str | None, user_id: str | None
+        self,
+        decision_point: str,
+        city: str | None,
+        user_id: str | None,
+        *,
+        device_id: str | None = None,
+        platform: str | None = None,
     ) -> dict[str, object]:
         """Posterior summaries per arm at each level (for operators and tests)."""
         arms = sorted(self.arms_seen.get(decision_point, set()))
+        viewer = viewer_key(user_id, device_id)
+        segment = platform or "-"
         out: dict[str, object] = {}
+        levels: list[tuple[str, str | None]] = [("global", None)]
+        if city is not None:
+            levels += [
+                ("country", COUNTRY_OF_CITY.get(city, "ZZ")),
+                ("city", city),
+                ("segment", f"{city}|{segment}"),
+            ]
+        if viewer is not None:
+            levels.append(("viewer", viewer))
         for arm in arms:
             entry: dict[str, object] = {}
-            for level, key in (("global", ""), ("city", city), ("user", user_id)):
-                if key is None:
-                    continue
-                s, f = self.counts.get((level, key, decision_point, arm), [0.0, 0.0])
-                entry[level] = {"successes": s, "failures": f}
-            a, b = self.posterior(decision_point, [arm], city or "", user_id)
+            for level, key in levels:
+                if level == "global":
+                    clicks = sum(
+                        c[0]
+                        for k, c in self.counts.items()
+                        if k[0] == "country" and k[2:] == (decision_point, arm)
+                    )
+                    trials = sum(
+                        c[1]
+                        for k, c in self.counts.items()
+                        if k[0] == "country" and k[2:] == (decision_point, arm)
+                    )
+                else:
+                    clicks, trials = self.counts.get(
+                        (level, key or "", decision_point, arm), (0.0, 0.0)
+                    )
+                entry[level] = {
+                    "successes": clicks,
+                    "trials": trials,
+                    "failures": trials - clicks,
+                }
+            a, b = self.posterior(decision_point, [arm], city or "", viewer, segment)
             entry["alpha"], entry["beta"] = float(a[0]), float(b[0])
             entry["mean"] = float(a[0] / (a[0] + b[0]))
             out[arm] = entry
-        return {"decision_point": decision_point, "policy_version": POLICY_VERSION, "arms": out}
+        return {
+            "decision_point": decision_point,
+            "policy_version": self.policy_version,
+            "arms": out,
+        }
 
 
-def _shrink(
-    a: float, b: float, strength: float, counts: tuple[float, float] | list[float]
+def _pool(
+    a: float, b: float, cap: float, counts: tuple[float, float] | list[float]
 ) -> tuple[float, float]:
-    """Child posterior of one arm: parent mean as prior with at most ``strength``
-    pseudo-counts, plus the child's own (successes, failures)."""
-    k = min(a + b, strength)
-    mean = a / (a + b)
-    # Floor keeps Beta parameters away from 0 after many one-sided rewards.
-    return max(mean * k + counts[0], 0.1), max((1 - mean) * k + counts[1], 0.1)
+    """A child's posterior of one arm: its parent's posterior (``a``, ``b``, which include
+    the child's counts) without the child's own counts, as a prior of at most ``cap``
+    pseudo-observations, plus the child's (clicks, impressions)."""
+    clicks, trials = counts[0], counts[1]
+    pa = max(a - clicks, 1e-3)
+    pb = max(b - (trials - clicks), 1e-3)
+    k = min(pa + pb, cap)
+    mean = pa / (pa + pb)
+    return max(mean * k + clicks, 1e-3), max((1 - mean) * k + trials - clicks, 1e-3)
 
 
 def _journal_line(record: dict[str, object]) -> str:

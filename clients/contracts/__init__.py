@@ -12,6 +12,7 @@ from clients.contracts.bandit import (
     DecideBatchResponse,
     DecideRequest,
     DecideResponse,
+    RewardKind,
     RewardRequest,
 )
 from clients.contracts.catalog import (
@@ -80,6 +81,7 @@ __all__ = [
     "RankResponse",
     "RequestContext",
     "RetrievalStrategy",
+    "RewardKind",
     "RewardRequest",
     "ScoredId",
     "Surface",

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import Field
 
 from clients.contracts.common import Contract, RequestContext
 
 
 class DecideRequest(Contract):
-    """Order ``arms`` at ``decision_point`` (e.g. ``discovery.section_order``)."""
+    """Order ``arms`` at ``decision_point`` (e.g. ``discovery.section_order``).
+
+    ``decision_id`` is named by the caller (the gateway) so every id is its own and unique;
+    the backend makes one up when it is absent. ``device_id`` identifies an anonymous viewer:
+    decisions are sticky per user, else per device, and never shared between viewers.
+    """
 
     decision_point: str
     arms: list[str] = Field(min_length=1, max_length=200)
     user_id: str | None = None
+    device_id: str | None = Field(default=None, max_length=128)
+    decision_id: str | None = Field(default=None, min_length=1, max_length=128)
     context: RequestContext
 
 
@@ -57,10 +66,24 @@ class DecideBatchResponse(Contract):
     responses: list[DecideResponse]
 
 
+class RewardKind(StrEnum):
+    """An impression of an arm is a trial, a click on it a success."""
+
+    IMPRESSION = "impression"
+    CLICK = "click"
+
+
 class RewardRequest(Contract):
-    """Feedback on one arm of an earlier decision; ``reward`` in [0, 1]."""
+    """Feedback on one arm of an earlier decision (``decision_id`` may be a served id,
+    ``<decision id>~<page id>``).
+
+    ``kind`` says what happened: each kind counts at most once per (served decision, arm),
+    and a click counts its impression too when that never arrived. Without ``kind``,
+    ``reward`` decides (>= 0.5 a click, else an impression), as older gateways sent it.
+    """
 
     decision_id: str
     arm: str
     reward: float = Field(ge=0, le=1)
+    kind: RewardKind | None = None
     event_id: str | None = None

@@ -128,7 +128,11 @@ class RewardDelivery:
         for i, entry in enumerate(claimed):
             r = entry.reward
             request = RewardRequest(
-                decision_id=r.decision_id, arm=r.arm, reward=r.reward, event_id=r.event_id
+                decision_id=r.decision_id,
+                arm=r.arm,
+                reward=r.reward,
+                kind=r.kind,
+                event_id=r.event_id,
             )
             try:
                 await self._send(request, Deadline.after(self.call_timeout_s))

@@ -28,15 +28,24 @@ from typing import Any, Protocol
 
 import orjson
 
+from clients.contracts import RewardKind
+
 
 @dataclass(frozen=True, slots=True)
 class Reward:
-    """One reward for one arm of one bandit decision, with its idempotency key."""
+    """One reward for one arm of one bandit decision, with its idempotency key.
+
+    ``reward`` 1.0 is a click (a success), 0.0 an impression (a trial): see ``kind``.
+    """
 
     event_id: str
     decision_id: str
     arm: str
     reward: float
+
+    @property
+    def kind(self) -> RewardKind:
+        return RewardKind.CLICK if self.reward >= 0.5 else RewardKind.IMPRESSION
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,9 +4,11 @@ An event is accepted only when its tracking id is genuine (signed by us), was is
 viewer, lists the entity as shown in that section (at that position, when one is given),
 and is within the time window; otherwise it is rejected with a reason — every event gets a
 result, none is dropped silently. Accepted events go to the decision log as ``feedback``
-lines; a CLICK on a bandit-decided section becomes a reward in the durable outbox (reward 1
-for that arm of that decision; for the banner decision and for the section-order decision).
-IMPRESSION, ADD_TO_CART and ORDER produce no reward (decision 0007).
+lines (with the page's exposure id). On a bandit-decided section an IMPRESSION becomes a
+trial and a CLICK a success of that arm of that decision, in the durable outbox — for the
+banner decision (arm: the banner) and for the section-order decision (arm: the section).
+Each kind is one reward per (served decision, arm), whatever number of events carry it;
+ADD_TO_CART and ORDER produce none (decision 0018).
 """
 
 from __future__ import annotations
@@ -105,9 +107,11 @@ def event_id(tracking: str, kind: str, entity_id: str, position: int | None) -> 
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def reward_event_id(decision_id: str, arm: str) -> str:
-    """One reward per arm per decision: repeated clicks on it count once at the bandit."""
-    return hashlib.sha256(f"reward|{decision_id}|{arm}".encode()).hexdigest()[:32]
+def reward_event_id(decision_id: str, arm: str, kind: str = "click") -> str:
+    """One reward of each kind per arm per served decision: repeated impressions or clicks
+    of it count once at the bandit."""
+    prefix = "reward" if kind == "click" else kind
+    return hashlib.sha256(f"{prefix}|{decision_id}|{arm}".encode()).hexdigest()[:32]
 
 
 class EventRecorder:
@@ -225,13 +229,13 @@ class EventRecorder:
     def _feedback(self, eid: str, event: Event, claims: TrackingClaims, now: float) -> list[Reward]:
         """Log the event (joined to its decisions) and return the rewards it earns."""
         click = event.kind is EventKind.CLICK
+        trial = event.kind is EventKind.IMPRESSION
         joins: list[tuple[str, str, bool]] = []  # (decision id, arm, bandit-decided)
         if claims.decision_id is not None:
             joins.append((claims.decision_id, event.entity_id, True))
         else:
-            joins.append(
-                (section_decision_id(claims.request_id, claims.section), event.entity_id, False)
-            )
+            page = claims.page_id or claims.request_id
+            joins.append((section_decision_id(page, claims.section), event.entity_id, False))
         if claims.order is not None:
             joins.append((claims.order.decision_id, claims.section, True))
         rewards: list[Reward] = []
@@ -242,6 +246,7 @@ class EventRecorder:
                     "event_id": eid,
                     "kind": event.kind.value,
                     "decision_id": decision_id,
+                    "exposure_id": claims.page_id,
                     "arm": arm,
                     "position": event.position,
                     "reward": 1.0 if click else None,
@@ -249,8 +254,12 @@ class EventRecorder:
                     "occurred_at": event.occurred_at.timestamp() if event.occurred_at else None,
                 }
             )
-            if click and bandit:
+            if bandit and click:
                 rewards.append(Reward(reward_event_id(decision_id, arm), decision_id, arm, 1.0))
+            elif bandit and trial:
+                rewards.append(
+                    Reward(reward_event_id(decision_id, arm, "impression"), decision_id, arm, 0.0)
+                )
         return rewards
 
 

@@ -10,12 +10,13 @@ from resolvers.engine import BuiltSection
 from resolvers.events.decision_log import DecisionLog
 from resolvers.materialise import entity_ids
 from resolvers.request import PageRequest
-from resolvers.tracking import TrackingSigner, tracking_id
+from resolvers.tracking import TrackingSigner, served_decision_id, tracking_id
 
 
-def section_decision_id(request_id: str, section: str) -> str:
-    """The decision id of a section no bandit decided (a ranking or fallback order)."""
-    return f"{request_id}:{section}"
+def section_decision_id(page_id: str, section: str) -> str:
+    """The decision id of a section no bandit decided (a ranking or fallback order): the
+    gateway's page id, never the client-supplied request id."""
+    return f"{page_id}:{section}"
 
 
 class SectionTracker:
@@ -63,18 +64,20 @@ class SectionTracker:
             entity_ids=ids,
             variant=request.ranking_variant,
             issued_at=now,
+            page_id=request.page_id,
         )
         if self.decisions.enabled:
             bandit = "decision_id" in meta
             self.decisions.record(
                 {
                     "type": "decision",
-                    "decision_id": meta["decision_id"]
+                    "decision_id": served_decision_id(meta["decision_id"], request.page_id)
                     if bandit
-                    else section_decision_id(request.request_id, plan.id),
+                    else section_decision_id(request.page_id, plan.id),
                     "decision_point": plan.content.decision_point if bandit else None,
                     "timestamp": now,
                     "request_id": request.request_id,
+                    "exposure_id": request.page_id,
                     "section": plan.id,
                     "source": built.source.value,
                     "context": self._context(request, surface),
@@ -104,10 +107,11 @@ class SectionTracker:
         self.decisions.record(
             {
                 "type": "decision",
-                "decision_id": order["decision_id"],
+                "decision_id": served_decision_id(order["decision_id"], request.page_id),
                 "decision_point": decision_point,
                 "timestamp": time.time(),
                 "request_id": request.request_id,
+                "exposure_id": request.page_id,
                 "section": None,
                 "source": "PERSONALISED",
                 "context": self._context(request, surface),

@@ -102,7 +102,9 @@ def test_a_restarted_bandit_keeps_decisions_and_counts_rewards_once(tmp_path: Pa
     assert first.reward(reward)
     second = Bandit(seed=1, journal=journal)  # a crash and restart
     assert not second.reward(reward), "the counted event is remembered"
-    late = RewardRequest(decision_id=decision.decision_id, arm=arm, reward=1.0, event_id="e2")
+    # the same decision served on another page (``<decision>~<page>``) is another trial
+    served = f"{decision.decision_id}~page-2"
+    late = RewardRequest(decision_id=served, arm=arm, reward=1.0, event_id="e2")
     assert second.reward(late), "a decision made before the restart still takes rewards"
     stats = second.stats("discovery.banners", None, None)["arms"]
     assert stats[arm]["global"]["successes"] == 2.0
@@ -180,3 +182,90 @@ def test_decide_payload_is_the_decision_on_the_wire() -> None:
     assert json_response(payload).body == model.model_dump_json().encode()
     again = Bandit(seed=2).decide(request)
     assert again.model_dump() == {**model.model_dump(), "decision_id": again.decision_id}
+
+
+def _bandit_decision(bandit: object, **extra: object) -> DecideResponse:
+    from backends.bandit.logic import Bandit
+
+    assert isinstance(bandit, Bandit)
+    return bandit.decide(
+        DecideRequest.model_validate(
+            {"decision_point": "discovery.banners", "arms": ARMS, "context": CTX, **extra}
+        )
+    )
+
+
+def test_impressions_are_trials_and_clicks_successes_once_per_decision_and_arm() -> None:
+    from backends.bandit.logic import Bandit
+    from clients.contracts import RewardKind
+
+    bandit = Bandit(seed=3)
+    d = _bandit_decision(bandit, user_id="u0001", decision_id="gw-1")
+    assert d.decision_id == "gw-1"  # the gateway names its decisions
+
+    def send(served: str, arm: str, kind: RewardKind) -> bool:
+        return bandit.reward(RewardRequest(decision_id=served, arm=arm, reward=0, kind=kind))
+
+    assert send("gw-1~p1", "new", RewardKind.IMPRESSION)
+    assert not send("gw-1~p1", "new", RewardKind.IMPRESSION)  # twice is once
+    assert send("gw-1~p1", "new", RewardKind.CLICK)
+    assert not send("gw-1~p1", "new", RewardKind.CLICK)
+    assert not send("gw-1~p1", "new", RewardKind.IMPRESSION)
+    # a click whose impression never arrived counts its trial too
+    assert send("gw-1~p1", "popular", RewardKind.CLICK)
+    assert not send("gw-1~p1", "popular", RewardKind.IMPRESSION)
+    # the same decision served on another page is another trial
+    assert send("gw-1~p2", "new", RewardKind.IMPRESSION)
+    stats = bandit.stats("discovery.banners", "helsinki", "u0001")["arms"]
+    assert isinstance(stats, dict)
+    assert stats["new"]["viewer"] == {"successes": 1.0, "trials": 2.0, "failures": 1.0}
+    assert stats["popular"]["city"] == {"successes": 1.0, "trials": 1.0, "failures": 0.0}
+    assert stats["brands"]["global"]["trials"] == 0.0
+
+
+def test_the_posterior_is_clicks_out_of_impressions_whatever_is_shown_most() -> None:
+    """An arm shown ten times as often but clicked at half the rate must lose."""
+    from backends.bandit.logic import Bandit
+    from clients.contracts import RewardKind
+
+    bandit = Bandit(seed=5)
+    for n in range(2000):
+        d = _bandit_decision(bandit, user_id=f"u{n}", decision_id=f"gw-{n}")
+        arm = "popular" if n % 11 else "new"  # popular shown 10x as often
+        rate = 0.05 if arm == "popular" else 0.10
+        bandit.reward(
+            RewardRequest(decision_id=d.decision_id, arm=arm, reward=0, kind=RewardKind.IMPRESSION)
+        )
+        if (n * 7919) % 1000 < rate * 1000:
+            bandit.reward(
+                RewardRequest(decision_id=d.decision_id, arm=arm, reward=1, kind=RewardKind.CLICK)
+            )
+    stats = bandit.stats("discovery.banners", "helsinki", None)["arms"]
+    assert isinstance(stats, dict)
+    assert stats["new"]["mean"] > stats["popular"]["mean"]
+    assert abs(stats["popular"]["mean"] - 0.05) < 0.02
+
+
+def test_decision_ids_are_unique_and_anonymous_viewers_never_share_a_draw() -> None:
+    from backends.bandit.logic import Bandit, DuplicateDecisionError
+
+    bandit = Bandit(seed=6)
+    _bandit_decision(bandit, decision_id="gw-x")
+    with pytest.raises(DuplicateDecisionError):
+        _bandit_decision(bandit, decision_id="gw-x")
+    by_device = [
+        tuple(a.arm for a in _bandit_decision(bandit, device_id=f"dev-{n}").ranking)
+        for n in range(12)
+    ]
+    assert len(set(by_device)) > 1  # devices of one city draw independently
+    again = tuple(a.arm for a in _bandit_decision(bandit, device_id="dev-3").ranking)
+    assert again == by_device[3]  # and each device's draw is sticky
+
+
+def test_uniform_policy_has_exact_propensities() -> None:
+    from backends.bandit.logic import Bandit
+
+    bandit = Bandit(seed=7, policy="uniform")
+    d = _bandit_decision(bandit, user_id="u1")
+    assert d.policy_version.startswith("uniform")
+    assert all(a.propensity == pytest.approx(1 / len(ARMS)) for a in d.ranking)

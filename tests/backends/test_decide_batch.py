@@ -112,10 +112,10 @@ async def test_batch_decisions_are_journalled_and_take_rewards(tmp_path: Path) -
     ]
     assert decisions[0] == {**decisions[1], "decision": single.decision_id}
     for line, req in zip(decisions[1:], requests, strict=True):
-        assert set(line) == {"decision", "point", "user", "city", "arms"}
-        assert (line["point"], line["user"], line["arms"]) == (
+        assert set(line) == {"decision", "point", "viewer", "city", "segment", "arms"}
+        assert (line["point"], line["viewer"], line["arms"]) == (
             req["decision_point"],
-            req["user_id"],
+            f"u:{req['user_id']}" if req["user_id"] else None,
             req["arms"],
         )
         assert line["city"] == "helsinki"

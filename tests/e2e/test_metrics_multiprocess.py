@@ -1,4 +1,8 @@
-"""With several uvicorn workers, /metrics still counts every request exactly once."""
+"""With several uvicorn workers, /metrics still counts every request exactly once.
+
+Nothing configures multiprocess mode: with more than one worker the gateway makes the
+directory itself (under TMPDIR) and removes it when it stops (gateway/serve.py).
+"""
 
 from __future__ import annotations
 
@@ -32,12 +36,12 @@ def _count(text: str) -> float:
 
 
 def test_two_workers_report_one_aggregated_count(tmp_path: Path) -> None:
-    metrics_dir = tmp_path / "prometheus"
-    metrics_dir.mkdir()
     port = free_port()
     env = {
-        **os.environ,
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
+        "TMPDIR": str(tmp_path),
+        "PGW_DECISION_LOG_PATH": str(tmp_path / "decisions.jsonl"),
+        "PGW_EVENTS_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
         "PGW_ENVIRONMENT": "test",
         "PGW_REFERENCE_REFRESH_S": "3600",
     }
@@ -58,7 +62,9 @@ def test_two_workers_report_one_aggregated_count(tmp_path: Path) -> None:
         # whichever worker answers the scrape, it reports all workers' requests
         counts = {_count(httpx.get(f"{url}/metrics", headers=close).text) for _ in range(8)}
         assert counts == {40.0}
-        assert len(list(metrics_dir.glob("counter_*.db"))) == 2, "both workers served"
+        assert len(list(tmp_path.glob("pgw-metrics-*/counter_*.db"))) == 2, "both served"
     finally:
         proc.terminate()
-        proc.wait(timeout=15)
+        status = proc.wait(timeout=30)
+    assert status == 0
+    assert not list(tmp_path.glob("pgw-metrics-*")), "the gateway removes its directory"

@@ -83,3 +83,25 @@ def test_cli_prints_the_table(tmp_path: Path) -> None:
     assert "treatment" in result.output
     missing = CliRunner().invoke(app, ["experiments", "report", "--log", str(tmp_path / "no")])
     assert missing.exit_code == 1
+
+
+def test_a_click_joins_the_exposure_it_was_made_on(tmp_path: Path) -> None:
+    """Two pages that logged the same decision in different variants, on two devices with the
+    same client request id: the click counts for the page whose tracking id it carried."""
+    lines = [
+        {
+            "type": "decision",
+            "decision_id": "d-shared",
+            "request_id": "client-chosen",
+            "exposure_id": exposure,
+            "context": {"experiments": {"ranker": variant}},
+        }
+        for exposure, variant in (("page-a", "control"), ("page-b", "treatment"))
+    ]
+    lines.append(
+        {"type": "feedback", "kind": "CLICK", "decision_id": "d-shared", "exposure_id": "page-a"}
+    )
+    path = tmp_path / "decisions.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    stats = {s.variant: (s.exposures, s.clicks) for s in report([path])}
+    assert stats == {"control": (1, 1), "treatment": (1, 0)}

@@ -16,7 +16,7 @@ CLICK_RATE = {"bn1": 0.05, "bn2": 0.10, "bn3": 0.20, "bn4": 0.45}  # at the top 
 async def _simulate_uniform_logging(path: Path, n: int, seed: int = 7) -> None:
     """A uniformly random logging policy; clicks on the top banner by ``CLICK_RATE``."""
     rng = random.Random(seed)
-    log = DecisionLog(path, max_queue=2 * n + 10)
+    log = DecisionLog(path, max_queue=3 * n + 10)
     await log.start()
     for i in range(n):
         shown = rng.sample(ARMS, len(ARMS))  # a uniform random order: P(arm first) = 1/4
@@ -36,6 +36,18 @@ async def _simulate_uniform_logging(path: Path, n: int, seed: int = 7) -> None:
             }
         )
         top = shown[0]
+        log.record(
+            {
+                "type": "feedback",
+                "event_id": f"i-{i}",
+                "kind": "IMPRESSION",
+                "decision_id": decision_id,
+                "arm": top,
+                "position": 0,
+                "reward": None,
+                "timestamp": 1_700_000_000 + i,
+            }
+        )
         if rng.random() < CLICK_RATE[top]:
             log.record(
                 {
@@ -83,3 +95,31 @@ async def test_a_full_queue_drops_and_counts_rather_than_blocking(tmp_path: Path
     for i in range(5):  # the writer is not started: nothing drains the queue
         log.record({"type": "decision", "decision_id": str(i)})
     assert log.dropped == 3
+
+
+async def test_snips_agrees_and_unseen_decisions_are_not_impressions(tmp_path: Path) -> None:
+    path = tmp_path / "decisions.jsonl"
+    await _simulate_uniform_logging(path, 4_000, seed=3)
+    log = DecisionLog(path)
+    await log.start()
+    for i in range(500):  # decisions served but never seen: no impression, no click
+        log.record(
+            {
+                "type": "decision",
+                "decision_id": f"unseen-{i}",
+                "decision_point": "discovery.banners",
+                "context": {},
+                "arms": ARMS,
+                "shown": ARMS,
+                "propensities": {a: 1 / len(ARMS) for a in ARMS},
+            }
+        )
+    await log.aclose()
+    best = ips_estimate(path, _always("bn4"))
+    assert best.decisions == 4_000  # per impression: the unseen pages are not trials
+    low, high = best.interval()
+    assert low <= CLICK_RATE["bn4"] <= high or abs(best.value - CLICK_RATE["bn4"]) < 0.02
+    assert abs(best.snips - best.value) < 3 * best.stderr
+    assert 0 < best.snips_stderr < 0.05
+    every = ips_estimate(path, _always("bn4"), per_impression=False)
+    assert every.decisions == 4_500

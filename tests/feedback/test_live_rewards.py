@@ -89,7 +89,7 @@ def _user_successes(live: LiveStack, arms: list[str]) -> dict[str, float]:
         params={"decision_point": "discovery.banners", "user_id": USER},
         timeout=5,
     ).json()["arms"]
-    return {a: stats.get(a, {}).get("user", {}).get("successes", 0.0) for a in arms}
+    return {a: stats.get(a, {}).get("viewer", {}).get("successes", 0.0) for a in arms}
 
 
 def test_rewards_are_counted_once_across_an_outage_and_a_gateway_crash(

@@ -151,17 +151,19 @@ async def test_a_banner_click_rewards_its_decision_once(gw: Gateway, fakes: Fake
     await delivered(gw)
     sent = rewards_sent(fakes)
     assert claims.order is not None
+    served = claims.decision_id
+    assert served is not None
+    assert served.endswith(f"~{claims.page_id}")
+    order = claims.order.decision_id
     want = {
-        (claims.decision_id, banner, 1.0, reward_event_id(claims.decision_id, banner)),
-        (
-            claims.order.decision_id,
-            "banners",
-            1.0,
-            reward_event_id(claims.order.decision_id, "banners"),
-        ),
+        (served, banner, "click", reward_event_id(served, banner)),
+        (served, banner, "impression", reward_event_id(served, banner, "impression")),
+        (order, "banners", "click", reward_event_id(order, "banners")),
+        (order, "banners", "impression", reward_event_id(order, "banners", "impression")),
     }
-    assert {(r["decision_id"], r["arm"], r["reward"], r["event_id"]) for r in sent} == want
-    assert len(sent) == 2  # the impression earned nothing; the repeated clicks one reward
+    assert {(r["decision_id"], r["arm"], r["kind"], r["event_id"]) for r in sent} == want
+    # an impression is a trial, a click a success: each once per (decision, arm)
+    assert len(sent) == 4
 
 
 async def test_clicks_on_model_ranked_sections_reward_only_the_section_order(
