@@ -19,11 +19,12 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 setup: $(VENV)/.synced assets node-tools
 
-# GraphiQL's assets come from the npm registry at set-up, never from a CDN at page load.
-assets: $(GRAPHIQL)/node_modules/.installed
-$(GRAPHIQL)/node_modules/.installed: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json
-	cd $(GRAPHIQL) && npm ci --no-audit --no-fund --loglevel=error
-	@touch $@
+# GraphiQL's bundle is built at set-up from the npm registry (esbuild; dist/ is gitignored and
+# carried by the wheel), never loaded from a CDN at page load.
+assets: $(GRAPHIQL)/dist/graphiql.js
+$(GRAPHIQL)/dist/graphiql.js: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json \
+		$(GRAPHIQL)/build.mjs $(GRAPHIQL)/src/main.jsx
+	cd $(GRAPHIQL) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 # Node tooling the suite drives (federation composition, Hive Gateway, Apollo Client 4, the
 # graphql-http audit), from tests/node/package-lock.json (decisions 0019, 0020, 0021).
@@ -68,6 +69,14 @@ soak: setup
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	timeout --kill-after=30 480 $(PY) -m bench.load --soak $(SOAK_ARGS)
 
+# The learning loop against a simulated population (decision 0018): hierarchical vs flat
+# priors vs uniform random, live over HTTP and in process, and the off-policy check over 20
+# seeds; writes docs/results/simulation.{json,png}. Bounded by the timeout; long on a busy
+# machine (20,000 pages per live policy). The fast version is tests/simulation in make test.
+.PHONY: simulate
+simulate: setup
+	timeout --kill-after=30 7200 $(PY) -m backends simulate $(SIM_ARGS)
+
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -81,4 +90,4 @@ schema: $(VENV)/.synced
 	$(PY) -m gateway schema export
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(GRAPHIQL)/node_modules $(NODE_TOOLS)/node_modules
+	rm -rf $(VENV) $(TOOLS) $(GRAPHIQL)/node_modules $(GRAPHIQL)/dist $(NODE_TOOLS)/node_modules

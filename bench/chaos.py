@@ -131,7 +131,7 @@ def breaker_open_s() -> float:
     """The longest breaker open time the gateway is configured with (defaults: 5 s)."""
     from gateway.settings import Settings
 
-    settings = Settings()
+    settings = Settings(environment="development")  # only the breaker settings are read
     return max(cfg.breaker.open_s for cfg in settings.backend_configs().values())
 
 

@@ -63,6 +63,13 @@ class Deadline:
         """
         return min(timeout_s, self.remaining() - reserve_s)
 
+    def reserved(self, reserve_s: float) -> Deadline:
+        """This deadline ``reserve_s`` earlier: the part of it a backend call may use, the
+        rest kept for the caller's fallbacks, hydration and serialisation."""
+        if not reserve_s:
+            return self
+        return Deadline(self.expires_at - reserve_s, self.clock)
+
     def within(self, seconds: float) -> Deadline:
         """This deadline, or one ``seconds`` from now if that comes earlier."""
         return Deadline(min(self.expires_at, self.clock() + seconds), self.clock)

@@ -29,18 +29,19 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache
+from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
 from clients.registry import Backends, open_backends
 from gateway.asgi_body import read_body, replaying
-from gateway.auth import AuthError, TokenVerifier
+from gateway.auth import AuthError, TokenVerifier, mint_token
 from gateway.collector import report_pauses, settle_after_start_up
 from gateway.compiled.serving import CompiledPath, shipped_documents
 from gateway.compiled.view import CompiledExecutionMixin
 from gateway.extensions import DebugTimings, code_errors
 from gateway.feedback import Feedback, open_feedback
-from gateway.graphiql import graphiql_html, mount_graphiql_assets
+from gateway.graphiql import demo_headers, graphiql_html, mount_graphiql_assets
 from gateway.limits import Limits, limit_extensions
 from gateway.logs import AccessLog, configure_logging, trace_id_from
 from gateway.media import (
@@ -57,8 +58,22 @@ from gateway.metrics import (
     observe_gc_pause,
     render_metrics,
 )
-from gateway.persisted import PersistedQueryMiddleware, PersistedQueryStore, trusted_documents
-from gateway.ratelimit import Quota, RateLimiter
+from gateway.persisted import (
+    MarkValidated,
+    PersistedQueryMiddleware,
+    PersistedQueryStore,
+    mark_validated,
+    trusted_documents,
+)
+from gateway.preview import PREVIEW_ENVIRONMENTS, mount_preview
+from gateway.ratelimit import FailedTokenGuard, Quota, RateLimiter
+from gateway.request_reading import (
+    STATE_KEY,
+    RequestRefused,
+    is_json,
+    read_json_body,
+    read_query_string,
+)
 from gateway.responses import accept_of, graphql_error
 from gateway.settings import Settings, get_settings
 from gateway.tracing import OperationSpan, configure_tracing
@@ -149,7 +164,7 @@ def _as_of(request: Request, settings: Settings) -> datetime | None:
     and ignored when unparsable or without an offset.
     """
     raw = request.headers.get("x-debug-local-time")
-    if not raw or not settings.debug:
+    if not raw or not settings.debug or settings.production:
         return None
     try:
         moment = datetime.fromisoformat(raw)
@@ -195,9 +210,13 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
         self,
         schema: Any,
         context_getter: Callable[[Request], Awaitable[GatewayContext]],
+        *,
+        graphiql: bool = True,
+        graphiql_page: Callable[[], str] = graphiql_html,
     ) -> None:
-        super().__init__(schema)
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self._context_getter = context_getter
+        self._graphiql_page = graphiql_page
 
     async def get_context(self, request: Any, response: Any) -> GatewayContext:
         context = await self._context_getter(request)
@@ -227,7 +246,8 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
                 return graphql_error(
                     405, exc.reason, "METHOD_NOT_ALLOWED", {"Allow": "POST"}, accept=accept
                 )
-            return graphql_error(exc.status_code, exc.reason, "BAD_REQUEST", {}, accept=accept)
+            code = "NOT_FOUND" if exc.status_code == 404 else "BAD_REQUEST"
+            return graphql_error(exc.status_code, exc.reason, code, {}, accept=accept)
         if response_media_type(accept) == GRAPHQL_RESPONSE_JSON and response.headers.get(
             "content-type", ""
         ).startswith(APPLICATION_JSON):
@@ -237,15 +257,48 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
         return response
 
     async def parse_http_body(self, request: Any) -> Any:
-        """Strawberry's parsing, plus the one parameter it leaves unchecked: an
-        ``operationName`` that is not a string (or null) is a 400, not a crash later."""
-        data = await super().parse_http_body(request)
-        for item in data if isinstance(data, list) else [data]:
-            if not isinstance(item.operation_name, str | None):
-                raise StrawberryHTTPException(
-                    400, "The GraphQL operation's `operationName` must be a string or null."
-                )
-        return data
+        """The request as ``PersistedQueryMiddleware`` read it (``gateway.request_reading``),
+        never a second reading that could disagree with the first; read here the same way
+        when no middleware did (Strawberry's own reading only for other content types)."""
+        scope: dict[str, Any] = getattr(getattr(request, "_request", None), "scope", {})
+        reading = scope.get("state", {}).get(STATE_KEY)
+        if reading is None:
+            try:
+                if request.method == "GET":
+                    reading = read_query_string(scope.get("query_string", b""))
+                elif is_json(request.content_type):
+                    reading = read_json_body(await request.get_body())
+                else:
+                    return await super().parse_http_body(request)
+            except RequestRefused as refused:
+                raise StrawberryHTTPException(refused.status, refused.message) from None
+        transport = self._get_stream_transport_from_headers(request.headers)
+        return GraphQLRequestData(
+            query=reading.query,
+            variables=reading.variables,
+            operation_name=reading.operation_name,
+            extensions=reading.extensions,
+            protocol=transport.protocol if transport else "http",
+        )
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Strawberry's rule (a GET without a query, HTML acceptable) on the one reading."""
+        if request.method != "GET":
+            return False
+        scope: dict[str, Any] = getattr(getattr(request, "_request", None), "scope", {})
+        reading = scope.get("state", {}).get(STATE_KEY)
+        if reading is None:
+            try:
+                reading = read_query_string(scope.get("query_string", b""))
+            except RequestRefused:
+                return False
+        accept = request.headers.get("accept", "")
+        return reading.query is None and ("text/html" in accept or "*/*" in accept)
+
+    def document_validated(self, request: Any, query: str | None) -> None:
+        """The compiled path served ``query``: it validated at compile time (APQ stores)."""
+        if query:
+            mark_validated(request, query)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
         """Strawberry's result body; without ``data`` for a request error when the client
@@ -258,8 +311,8 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
         return body
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
-        """GraphiQL from local assets (installed from npm at set-up), never from a CDN."""
-        return HTMLResponse(graphiql_html())
+        """GraphiQL from the bundle built at set-up, never from a CDN."""
+        return HTMLResponse(self._graphiql_page())
 
 
 def _parser_cache() -> ParserCache:
@@ -270,11 +323,25 @@ def _extensions(limits: Limits) -> list[Any]:
     return [
         OperationSpan,
         *limit_extensions(limits),  # DocumentGate replaces Strawberry's ValidationCache
+        MarkValidated,
         _parser_cache,
         RequestMetrics,
         AccessLog,
         DebugTimings,
     ]
+
+
+#: The viewer whose token GraphiQL's headers editor holds outside production.
+GRAPHIQL_DEMO_VIEWER = "u0042"
+
+
+def _graphiql_page(settings: Settings) -> str:
+    """GraphiQL with the shipped operations as tabs; outside production, with a fresh token
+    of a demo viewer in the headers editor (when tokens are HS256-signed here)."""
+    token = None
+    if not settings.production and settings.jwt_secret is not None:
+        token = mint_token(GRAPHIQL_DEMO_VIEWER, settings.jwt_secret.get_secret_value())
+    return graphiql_html(headers=demo_headers(token))
 
 
 @functools.cache
@@ -305,11 +372,20 @@ def create_app(
         transports: per-backend httpx transports (tests pass ``httpx.MockTransport``).
     """
     settings = settings or get_settings()
-    persisted = PersistedQueryStore(trusted_documents())
+    persisted = PersistedQueryStore(
+        trusted_documents(),
+        max_entries=settings.apq_max_entries,
+        max_bytes=settings.apq_max_bytes,
+        max_document_bytes=settings.apq_max_document_bytes,
+    )
     verifier = TokenVerifier(settings)
     limiter = RateLimiter(settings.redis_url, namespace=settings.cache_namespace)
     user_quota = Quota(settings.rate_limit_rps, settings.rate_limit_burst)
     anonymous_quota = Quota(settings.rate_limit_anonymous_rps, settings.rate_limit_anonymous_burst)
+    failed_tokens = FailedTokenGuard(
+        limiter,
+        Quota(settings.rate_limit_failed_tokens_rps, settings.rate_limit_failed_tokens_burst),
+    )
     secret = settings.jwt_secret.get_secret_value().encode() if settings.jwt_secret else None
     configure_logging(hash_key=secret)
     configure_tracing()
@@ -367,11 +443,28 @@ def create_app(
     async def get_context(request: Request) -> GatewayContext:
         surfaces = runtime.surfaces
         assert surfaces is not None, "the lifespan has not started"
-        user_id = await verifier.viewer(request.headers.get("authorization"))
+        # the peer address, or the client's behind a proxy trusted by uvicorn's
+        # --forwarded-allow-ips (FORWARDED_ALLOW_IPS); never a header a client can forge
+        client = request.client.host if request.client else "-"
+        header = request.headers.get("authorization")
+        user_id = None
+        if header:
+            if settings.rate_limit_enabled and not verifier.remembers(header):
+                wait_s = failed_tokens.retry_after_s(client)
+                if wait_s:
+                    raise RateLimited(wait_s)
+            try:
+                user_id = await verifier.viewer(header)
+            except AuthError:
+                if settings.rate_limit_enabled:
+                    wait_s = await failed_tokens.failed(client)
+                    if wait_s:
+                        raise RateLimited(wait_s) from None
+                raise
         if user_id is not None:
             key, quota = f"u:{user_id}", user_quota
         else:
-            key = f"ip:{request.client.host if request.client else '-'}"
+            key = f"ip:{client}"
             quota = anonymous_quota
         if settings.rate_limit_enabled:
             decision = await limiter.check(key, quota)
@@ -399,7 +492,12 @@ def create_app(
         )
 
     schema = gateway_schema(settings.limits())
-    graphql = GatewayGraphQL(schema, context_getter=get_context)
+    graphql = GatewayGraphQL(
+        schema,
+        context_getter=get_context,
+        graphiql=settings.graphiql_enabled,
+        graphiql_page=functools.partial(_graphiql_page, settings),
+    )
     if settings.compiled_execution:
         # The shipped operations skip graphql-core's executor: compiled once at start-up
         # into projectors over the page objects (gateway/compiled; decision 0008).
@@ -417,7 +515,16 @@ def create_app(
         # A supergraph's router talks to this route; clients keep /graphql (decision 0020).
         subgraph = GatewayGraphQL(gateway_subgraph_schema(settings.limits()), get_context)
         app.router.routes.append(Route("/subgraph", subgraph, methods=["GET", "POST"]))
-    mount_graphiql_assets(app)
+    if settings.graphiql_enabled:  # never in production unless PGW_GRAPHIQL=true
+        mount_graphiql_assets(app)
+
+    if settings.environment in PREVIEW_ENVIRONMENTS:
+
+        def running_surfaces() -> Surfaces:
+            assert runtime.surfaces is not None, "the lifespan has not started"
+            return runtime.surfaces
+
+        mount_preview(app, settings, running_surfaces, runtime.plans)
 
     @app.exception_handler(RateLimited)
     async def rate_limited(request: Request, exc: RateLimited) -> Response:
@@ -470,10 +577,12 @@ def create_app(
         )
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        body, content_type = render_metrics()
-        return Response(body, media_type=content_type)
+    if settings.metrics_port is None:  # else on its own port (gateway.cli serve)
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            body, content_type = render_metrics()
+            return Response(body, media_type=content_type)
 
     if settings.cors_origins:
         app.add_middleware(

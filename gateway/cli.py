@@ -93,10 +93,14 @@ def serve(
     Exits 0 after SIGTERM/SIGINT, 1 when a worker cannot start (the reason on one log line),
     2 on invalid configuration (``gateway.serve``).
     """
-    from gateway.metrics import reset_multiprocess_dir
+    from gateway.metrics import reset_multiprocess_dir, serve_metrics
     from gateway.serve import serve as run
+    from gateway.settings import Settings
 
     _check_config()
+    metrics_port = Settings().metrics_port
+    if metrics_port is not None:  # /metrics off the API port (decision 0016)
+        serve_metrics(host, metrics_port)
     if workers == 1:
         reset_multiprocess_dir()
     raise typer.Exit(code=run(host, port, workers))

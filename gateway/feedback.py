@@ -52,7 +52,11 @@ def make_outbox(settings: Settings) -> Outbox:
 @contextlib.asynccontextmanager
 async def open_feedback(settings: Settings, bandit: BanditClient) -> AsyncIterator[Feedback]:
     key = settings.tracking_key_bytes()
-    signer = TrackingSigner(key) if key is not None else TrackingSigner.ephemeral()
+    signer = (
+        TrackingSigner(key, settings.previous_tracking_key_bytes())
+        if key is not None
+        else TrackingSigner.ephemeral()
+    )
     decisions = DecisionLog(settings.decision_log_path, max_queue=settings.decision_log_queue)
     outbox = make_outbox(settings)
     delivery = RewardDelivery(

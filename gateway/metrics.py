@@ -203,6 +203,33 @@ def render_metrics() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
+def serve_metrics(host: str, port: int) -> None:
+    """``/metrics`` on its own port (``PGW_METRICS_PORT``), from the serving process (the
+    supervisor with several workers), so the API port never exposes it. Each scrape reads
+    the multiprocess directory when there is one (``render_metrics``)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] != "/metrics":
+                self.send_error(404)
+                return
+            body, content_type = render_metrics()
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # scrapes are not news
+            return
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="pgw-metrics", daemon=True).start()
+
+
 def observe_gc_pause(generation: int, seconds: float) -> None:
     """Record one collection's pause (``gateway.collector.report_pauses``)."""
     GC_PAUSE.labels(str(generation)).observe(seconds)

@@ -50,7 +50,11 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    environment: Literal["demo", "development", "test", "production"] = "development"
+    environment: Literal["demo", "development", "test", "production"] = Field(
+        default="production",
+        description="production unless told otherwise (decision 0016): no debug, no "
+        "introspection, no GraphiQL; `make demo` and tests say so explicitly.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
@@ -111,8 +115,33 @@ class Settings(BaseSettings):
         default="apq",
         description="apq: documents by text or hash; trusted: only the shipped operations.",
     )
+    apq_max_entries: int = Field(
+        default=5000,
+        ge=1,
+        le=1_000_000,
+        description="APQ registrations kept in memory per worker, and slots in Redis.",
+    )
+    apq_max_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="APQ document bytes kept in memory."
+    )
+    apq_max_document_bytes: int = Field(
+        default=16 * 1024, ge=256, description="Larger documents run but are not stored."
+    )
     introspection: bool = Field(
-        default=False, description="Allow schema introspection (on in the demo, for GraphiQL)."
+        default=False,
+        description="Allow schema introspection (on in the demo, for GraphiQL); refused in "
+        "production.",
+    )
+    graphiql: bool | None = Field(
+        default=None,
+        description="Serve GraphiQL on GET /graphql; unset: on everywhere but production.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port only (not on the API port); unset: /metrics "
+        "on the API port.",
     )
     max_query_depth: int = Field(default=12, ge=2, le=50)
     max_aliases: int = Field(default=20, ge=0, le=500)
@@ -153,6 +182,13 @@ class Settings(BaseSettings):
         default=100.0, gt=0, description="Per client IP for anonymous callers."
     )
     rate_limit_anonymous_burst: int = Field(default=300, ge=1)
+    rate_limit_failed_tokens_rps: float = Field(
+        default=0.2,
+        gt=0,
+        description="Invalid or expired tokens per client address; beyond, its unknown tokens "
+        "are refused (429) before any verification (decision 0016).",
+    )
+    rate_limit_failed_tokens_burst: int = Field(default=10, ge=1)
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_leeway_s: float = Field(default=30.0, ge=0)
@@ -164,6 +200,11 @@ class Settings(BaseSettings):
             "HMAC key signing tracking ids (at least 32 characters; required in production). "
             "Unset elsewhere: derived from PGW_JWT_SECRET, or random per process."
         ),
+    )
+    tracking_key_previous: SecretStr | None = Field(
+        default=None,
+        description="The tracking key before a rotation: its ids are still accepted; remove "
+        "it once the events window (24 h) has passed (decision 0016).",
     )
     decision_log_path: Path | None = Field(
         default=Path(".cache/feedback/decisions.jsonl"),
@@ -216,6 +257,13 @@ class Settings(BaseSettings):
             return self
         if self.debug:
             raise ValueError("PGW_DEBUG must be false when PGW_ENVIRONMENT=production")
+        if self.introspection:
+            raise ValueError("PGW_INTROSPECTION must be false when PGW_ENVIRONMENT=production")
+        if self.jwt_jwks_url is not None and (self.jwt_audience is None or self.jwt_issuer is None):
+            raise ValueError(
+                "PGW_JWT_AUDIENCE and PGW_JWT_ISSUER are required with PGW_JWT_JWKS_URL when "
+                "PGW_ENVIRONMENT=production (a key set signs tokens for other services too)"
+            )
         if self.jwt_secret is None and self.jwt_jwks_url is None and not self.local_no_auth:
             raise ValueError(
                 "PGW_JWT_SECRET or PGW_JWT_JWKS_URL is required when "
@@ -228,15 +276,35 @@ class Settings(BaseSettings):
             if DEMO_SECRET_PATH.exists() and secret == DEMO_SECRET_PATH.read_text().strip():
                 raise ValueError("PGW_JWT_SECRET is the demo key: refused in production")
         # feedback: tracking ids must verify across replicas and restarts, so never a random
-        # per-process key; a key derived from a (checked) JWT secret is accepted (0007)
-        if self.tracking_key is None and self.jwt_secret is None and not self.local_no_auth:
+        # per-process key, and never one derived from the JWT secret: a key of its own, so
+        # neither leaks or rotates with the other (0007, 0016)
+        if self.tracking_key is None and not self.local_no_auth:
             raise ValueError(
-                "PGW_TRACKING_KEY is required when PGW_ENVIRONMENT=production without "
-                "PGW_JWT_SECRET (it signs tracking ids)"
+                "PGW_TRACKING_KEY is required when PGW_ENVIRONMENT=production (it signs "
+                "tracking ids; a key of its own, not the JWT secret)"
             )
-        if self.tracking_key is not None and len(self.tracking_key.get_secret_value()) < 32:
-            raise ValueError("PGW_TRACKING_KEY must be at least 32 characters in production")
+        for name, value in (
+            ("PGW_TRACKING_KEY", self.tracking_key),
+            ("PGW_TRACKING_KEY_PREVIOUS", self.tracking_key_previous),
+        ):
+            if value is None:
+                continue
+            if len(value.get_secret_value()) < 32:
+                raise ValueError(f"{name} must be at least 32 characters in production")
+            if self.jwt_secret is not None and (
+                value.get_secret_value() == self.jwt_secret.get_secret_value()
+            ):
+                raise ValueError(f"{name} must not be the JWT secret")
         return self
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        """GraphiQL is served only where enabled: by default everywhere but production."""
+        return self.graphiql if self.graphiql is not None else not self.production
 
     def tracking_key_bytes(self) -> bytes | None:
         """The tracking-id signing key: PGW_TRACKING_KEY, else one derived from the JWT
@@ -247,6 +315,11 @@ class Settings(BaseSettings):
             secret = self.jwt_secret.get_secret_value().encode()
             return hmac.new(secret, b"pgw-tracking-key-v1", hashlib.sha256).digest()
         return None
+
+    def previous_tracking_key_bytes(self) -> bytes | None:
+        """The rotated-out tracking key, still accepted (PGW_TRACKING_KEY_PREVIOUS)."""
+        previous = self.tracking_key_previous
+        return previous.get_secret_value().encode() if previous is not None else None
 
     def backend_configs(self) -> dict[str, BackendConfig]:
         return {name: getattr(self, name) for name in BACKEND_NAMES}

@@ -102,6 +102,11 @@ class Surfaces:
         self.references = References(services)
         """Venues, items and brands by key, for a federation router (``_entities``)."""
 
+    def without_page_cache(self) -> Surfaces:
+        """The same services and tracker, every page built afresh (the preview's view: a
+        page cached while healthy would hide a fault just switched on)."""
+        return Surfaces(self._services, self._tracker)
+
     def _request(self, surface: Surface, scope: RequestScope, location: Location) -> PageRequest:
         plan = self._plans.surface(surface)
         viewer = scope.viewer

@@ -433,11 +433,12 @@ def test_dockerignore_keeps_local_state_out_but_not_the_sources() -> None:
 
 
 def test_the_wheel_carries_graphiqls_assets() -> None:
-    """npm installs them (gitignored, so hatch would leave them out): pyproject lists each
-    file GraphiQL serves as a wheel artifact, so the installed wheel, and the image, has it."""
+    """esbuild builds them at set-up (gitignored, so hatch would leave them out): pyproject
+    lists each file GraphiQL serves as a wheel artifact, so the installed wheel, and the
+    image, has it."""
     import tomllib
 
     wheel = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]
     artifacts = set(wheel["targets"]["wheel"]["artifacts"])
     for asset in ASSETS.values():
-        assert f"gateway/graphiql/node_modules/{asset}" in artifacts
+        assert f"gateway/graphiql/dist/{asset}" in artifacts

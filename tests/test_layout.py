@@ -27,7 +27,7 @@ import typer
 from gateway import cli
 from gateway.app import create_app
 from gateway.settings import Settings
-create_app(Settings())
+create_app(Settings(environment="development"))
 group = typer.main.get_command(cli.app)
 ctx = group.make_context("gateway", ["serve", "--help"], resilient_parsing=True)
 for name in ("serve", "demo", "token", "config"):

@@ -158,7 +158,8 @@ def experiments_report(
     """Exposures, click-through and order rates per variant, with 95 % intervals."""
     from gateway.settings import Settings
 
-    paths = log or [p for p in [Settings().decision_log_path] if p is not None]
+    default = Settings(environment="development").decision_log_path  # a local tool
+    paths = log or [p for p in [default] if p is not None]
     missing = [p for p in paths if not p.exists()]
     if not paths or missing:
         Console(stderr=True).print(

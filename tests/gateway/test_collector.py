@@ -33,10 +33,10 @@ def test_start_up_objects_are_frozen_and_thresholds_applied() -> None:
 def test_thresholds_default_and_come_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert Settings().gc_thresholds == DEFAULT_THRESHOLDS
+    assert Settings(environment="development").gc_thresholds == DEFAULT_THRESHOLDS
     assert DEFAULT_THRESHOLDS[0] > 700  # a page's temporaries die before a young collection
     monkeypatch.setenv("PGW_GC_THRESHOLDS", "[700, 10, 10]")
-    assert Settings().gc_thresholds == (700, 10, 10)
+    assert Settings(environment="development").gc_thresholds == (700, 10, 10)
 
 
 def test_negative_threshold_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

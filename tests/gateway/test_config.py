@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ runner = CliRunner()
 
 
 def test_config_show_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGW_ENVIRONMENT", "development")
     monkeypatch.setenv("PGW_JWT_SECRET", "very-secret-signing-key")
     monkeypatch.setenv("PGW_REDIS_URL", "redis://:hunter2@redis.internal:6379/0")
     result = runner.invoke(app, ["config", "show"])
@@ -30,6 +32,7 @@ def test_config_show_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_one_nested_variable_changes_one_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PGW_RANKING__TIMEOUT_S", "0.09")
+    monkeypatch.setenv("PGW_ENVIRONMENT", "development")
     settings = Settings()
     assert settings.ranking.timeout_s == 0.09
     assert settings.ranking.base_url == "http://127.0.0.1:8103"
@@ -63,3 +66,49 @@ def test_invalid_plans_name_the_offending_path(tmp_path: Path) -> None:
     )
     with pytest.raises(PlanError, match="must end with 'default'"):
         load_plans(broken)
+
+
+def test_production_is_the_default_and_refuses_introspection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key in [k for k in os.environ if k.startswith("PGW_")]:
+        monkeypatch.delenv(key)
+    with pytest.raises(ValueError, match="PGW_JWT_SECRET"):
+        Settings()  # production unless told otherwise: a secret is required
+    monkeypatch.setenv("PGW_JWT_SECRET", "s" * 40)
+    with pytest.raises(ValueError, match="PGW_TRACKING_KEY"):
+        Settings()  # a tracking key of its own
+    monkeypatch.setenv("PGW_TRACKING_KEY", "s" * 40)
+    with pytest.raises(ValueError, match="must not be the JWT secret"):
+        Settings()
+    monkeypatch.setenv("PGW_TRACKING_KEY", "t" * 40)
+    settings = Settings()
+    assert settings.environment == "production"
+    assert settings.graphiql_enabled is False
+    assert settings.introspection is False
+    monkeypatch.setenv("PGW_INTROSPECTION", "true")
+    with pytest.raises(ValueError, match="PGW_INTROSPECTION"):
+        Settings()
+
+
+def test_graphiql_defaults_to_on_outside_production() -> None:
+    assert Settings(environment="development").graphiql_enabled is True
+    assert Settings(environment="development", graphiql=False).graphiql_enabled is False
+    production = Settings(environment="production", jwt_secret="s" * 40, tracking_key="t" * 40)
+    assert production.graphiql_enabled is False
+
+
+def test_production_jwks_requires_audience_and_issuer() -> None:
+    with pytest.raises(ValueError, match="PGW_JWT_AUDIENCE"):
+        Settings(
+            environment="production",
+            jwt_jwks_url="https://idp.example/jwks",
+            tracking_key="t" * 40,
+        )
+    Settings(
+        environment="production",
+        jwt_jwks_url="https://idp.example/jwks",
+        jwt_audience="gateway",
+        jwt_issuer="https://idp.example/",
+        tracking_key="t" * 40,
+    )
