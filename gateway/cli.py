@@ -35,6 +35,7 @@ TOOL_COMMANDS = {
     "contracts": "tools.pact_verifier:contracts_app",
     "evaluate": "tools.evaluate:evaluate_app",
     "experiments": "tools.experiments_report:experiments_app",
+    "operations": "tools.operations_manifest:operations_app",
     "schema": "tools.schema_check:schema_app",
 }
 

@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 from typing import Any
 
 from graphql import GraphQLError
@@ -54,6 +56,34 @@ def code_errors(errors: list[GraphQLError], execution_context: ExecutionContext 
         error.message = f"Internal error (request id {request_id})."
         error.original_error = None
         error.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+
+
+#: graphql-core's hints ("Did you mean 'discovery'?"): they name fields introspection hides.
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def error_policy(
+    *, suggestions: bool, max_errors: int
+) -> Callable[[list[GraphQLError], ExecutionContext | None], None]:
+    """``code_errors``, then: no "Did you mean" hints unless introspection is allowed (they
+    would leak the schema it hides), and at most ``max_errors`` errors per response (the
+    last one says how many more there were)."""
+
+    def process(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
+        code_errors(errors, execution_context)
+        if not suggestions:
+            for error in errors:
+                if "Did you mean" in error.message:
+                    error.message = SUGGESTION.sub("", error.message)
+        if len(errors) > max_errors:
+            hidden = len(errors) - max_errors + 1
+            errors[max_errors - 1 :] = [
+                GraphQLError(
+                    f"{hidden} more errors not shown.", extensions={"code": "TOO_MANY_ERRORS"}
+                )
+            ]
+
+    return process
 
 
 class DebugTimings(SchemaExtension):

@@ -78,6 +78,7 @@ class AccessLog(SchemaExtension):
         viewer, report = context.viewer, context.report
         fields: dict[str, Any] = {
             "request_id": viewer.request_id,
+            "correlation_id": context.correlation_id,
             "trace_id": context.trace_id,
             "operation": self.execution_context.operation_name,
             "surface": report.pages[0].surface if report.pages else None,

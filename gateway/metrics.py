@@ -35,6 +35,7 @@ from strawberry.extensions import SchemaExtension
 from clients.breaker import BreakerState
 from clients.errors import CallOutcome
 from clients.results import CacheResult
+from gateway.operation_names import telemetry_name
 from resolvers import RequestReport
 from schema import gateway_context, operation_errors
 
@@ -160,7 +161,7 @@ class RequestMetrics(SchemaExtension):
         context = gateway_context(self.execution_context)
         report = context.report if context is not None else RequestReport()
         surface = report.surface
-        operation = self.execution_context.operation_name or "anonymous"
+        operation = telemetry_name(self.execution_context.operation_name)  # bounded labels
         GRAPHQL_DURATION.labels(operation, surface).observe(time.perf_counter() - started)
         outcome = _outcome(operation_errors(self.execution_context), report.degraded)
         GRAPHQL_REQUESTS.labels(operation, surface, outcome).inc()

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, NonNegativeInt, SecretStr, model_validator
+from pydantic import Field, NonNegativeInt, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clients.config import BackendConfig, CacheConfig
@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     reference_refresh_s: float | None = Field(
         default=60.0, gt=0, description="Reference data refresh period; unset disables it."
     )
+    reference_max_age_s: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Reference data (popularity lists, banners) older than this is served as STALE "
+            "on a degraded page; unset: never (the shipped snapshot counts as fresh)."
+        ),
+    )
 
     redis_url: str | None = Field(
         default=None, description="Shared cache; in-memory per process when unset."
@@ -106,6 +114,22 @@ class Settings(BaseSettings):
     page_cache_max_entries: int = Field(
         default=1000, ge=0, description="Pages kept per worker (LRU beyond; ~50 KB each)."
     )
+    shed_degrade_at: int = Field(
+        default=48,
+        ge=0,
+        description="GraphQL requests in flight per worker beyond which pages are built "
+        "cheap: popularity, stale and default sections (gateway/shedding; decision 0024). "
+        "0 turns it off.",
+    )
+    shed_refuse_at: int = Field(
+        default=192,
+        ge=0,
+        description="Requests in flight per worker beyond which the gateway answers 503 "
+        "with Retry-After. 0 turns it off.",
+    )
+    shed_page_ttl_s: float = Field(
+        default=3.0, ge=0, description="How long a page built cheap under overload is reused."
+    )
     gc_thresholds: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt] = Field(
         default=DEFAULT_THRESHOLDS,
         description="The cyclic collector's thresholds after start-up, as a JSON list "
@@ -114,6 +138,12 @@ class Settings(BaseSettings):
     persisted_queries: Literal["apq", "trusted", "off"] = Field(
         default="apq",
         description="apq: documents by text or hash; trusted: only the shipped operations.",
+    )
+    persisted_documents: Path | None = Field(
+        default=None,
+        description="A persisted-document manifest ({id: document}, graphql-codegen's "
+        "persisted-documents.json or Relay's) whose documents are trusted and sent by "
+        "documentId (decision 0019).",
     )
     apq_max_entries: int = Field(
         default=5000,
@@ -148,6 +178,9 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=1000, ge=100, le=100_000)
     max_root_fields: int = Field(default=4, ge=1, le=20)
     max_cost: int = Field(default=25_000, ge=100, le=10_000_000)
+    max_errors: int = Field(
+        default=20, ge=1, le=1000, description="Errors per response (decision 0016)."
+    )
     max_directives: int = Field(
         default=16, ge=0, le=1000, description="Directives per document (decision 0016)."
     )
@@ -251,6 +284,16 @@ class Settings(BaseSettings):
                     data[name] = {**BACKEND_DEFAULTS[name], **given}
         return data
 
+    @field_validator("persisted_documents")
+    @classmethod
+    def _manifest_loads(cls, path: Path | None) -> Path | None:
+        """A manifest that does not load fails at start-up, naming the file."""
+        if path is not None:
+            from gateway.document_manifest import load_manifest
+
+            load_manifest(path)
+        return path
+
     @model_validator(mode="after")
     def _production_is_safe(self) -> Settings:
         if self.environment != "production":
@@ -334,6 +377,7 @@ class Settings(BaseSettings):
             introspection=self.introspection,
             max_directives=self.max_directives,
             max_merge_pairs=self.max_merge_pairs,
+            max_errors=self.max_errors,
         )
 
     def cache_config(self) -> CacheConfig:

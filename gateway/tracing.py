@@ -19,6 +19,7 @@ from opentelemetry.propagate import extract
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from strawberry.extensions import SchemaExtension
 
+from gateway.operation_names import telemetry_name
 from resolvers import RequestReport
 from schema import gateway_context, operation_errors
 
@@ -84,7 +85,7 @@ class OperationSpan(SchemaExtension):
             with _tracer.start_as_current_span("graphql", kind=SpanKind.SERVER) as span:
                 yield
                 if span.is_recording():
-                    name = self.execution_context.operation_name or "anonymous"
+                    name = telemetry_name(self.execution_context.operation_name)
                     span.update_name(f"graphql {name}")
                     report = context.report if context is not None else RequestReport()
                     errors = operation_errors(self.execution_context)

@@ -332,7 +332,10 @@ class PageBuild:
         reference = self._backends.reference
         if scope is not PopularityScope.VENUE:
             ids = reference.popular(scope, scope_key, section.kind)
-            return None if ids is None else _Step(ids, {})
+            if ids is None:
+                return None
+            # older than the configured freshness: shown, but as STALE on a degraded page
+            return _Step(ids, {}, stale=reference.popular_is_stale(scope, scope_key, section.kind))
         result = await observed(
             self._request,
             "popularity",
@@ -355,18 +358,21 @@ class PageBuild:
 
     async def run(self) -> BuiltPage:
         loop = asyncio.get_running_loop()
+        # Shed (past saturation): no retrieval, ranking or bandit call; every section walks
+        # its chain from what needs none — popularity lists, stale entries, defaults.
+        shed = self._request.shed
         retrieval = loop.create_task(
-            self._retrieve([s for s in self.sections if s.content.strategy])
+            self._retrieve([] if shed else [s for s in self.sections if s.content.strategy])
         )
         # the page's decisions (each banner section's, then the section order) in one call
         asks: list[tuple[str, list[str]]] = []
         deciding: list[str] = []
-        for s in self.sections:
+        for s in [] if shed else self.sections:
             if s.content.decision_point and (arms := self._banner_arms()):
                 asks.append((s.content.decision_point, arms))
                 deciding.append(s.id)
         section_order = self._plan.section_order
-        if section_order and len(self.sections) > 1:
+        if section_order and len(self.sections) > 1 and not shed:
             asks.append((section_order.decision_point, [s.id for s in self.sections]))
         ordered = len(asks) > len(deciding)
         decisions_task = loop.create_task(self._decide(asks))
@@ -561,9 +567,11 @@ class PageBuild:
             if decision is None or isinstance(decision, BackendError):
                 return None
             value = decision.value
+            city = self._request.city
             return _Step(
                 [a.arm for a in value.ranking],
                 {},
+                stale=bool(city) and self._backends.reference.banners_are_stale(city or ""),
                 meta={
                     "decision_id": value.decision_id,
                     "policy_version": value.policy_version,

@@ -140,14 +140,17 @@ class RequestScope:
     arrived: float
     deadline: Deadline
     report: RequestReport = field(default_factory=RequestReport)
+    shed: bool = False
+    """Past saturation (``gateway.shedding``): every page is built the cheapest complete
+    way (``PageRequest.shed``)."""
 
     @classmethod
     def arrived_at(
-        cls, viewer: Viewer, arrived: float, *, timeout_s: float | None = None
+        cls, viewer: Viewer, arrived: float, *, timeout_s: float | None = None, shed: bool = False
     ) -> RequestScope:
         """A request that arrived at ``arrived``, with the caller's timeout if it gave one."""
         deadline = Deadline.never() if timeout_s is None else Deadline(arrived + timeout_s)
-        return cls(viewer=viewer, arrived=arrived, deadline=deadline)
+        return cls(viewer=viewer, arrived=arrived, deadline=deadline, shed=shed)
 
     def page_deadline(self, budget_s: float) -> Deadline:
         """The caller's deadline, or ``budget_s`` after arrival if that comes earlier."""
@@ -169,6 +172,9 @@ class PageRequest:
     platform: str | None = None
     device_id: str | None = None
     hidden_sections: frozenset[str] = frozenset()
+    shed: bool = False
+    """The gateway is past saturation (``gateway.shedding``): build the cheapest complete
+    page — popularity, stale and default sections, no retrieval, ranking or bandit call."""
     report: PageReport = field(default_factory=PageReport)
     page_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Made here for every page served, never taken from the client: the page's exposure

@@ -131,6 +131,7 @@ class Surfaces:
             device_id=viewer.device_id,
             ranking_variant=ranking_variant,
             hidden_sections=frozenset(h for v in variants.values() for h in v.hidden_sections),
+            shed=scope.shed,
             report=scope.report.page(),
         )
         request.report.experiments = {name: v.name for name, v in variants.items()}
@@ -142,13 +143,13 @@ class Surfaces:
         pages = self._pages
         key = pages.key(request, inputs) if pages.enabled else None
         if key is not None and (cached := pages.get(key)) is not None:
-            return cached.replay(request.report, inputs.surface.value), False
+            return cached.replay(request.report, inputs.surface.value), cached.degraded
         plan = self._plans.surface(inputs.surface)
         build = PageBuild(self._services, request, plan, inputs, audience=audience)
         page = await build.run()
         if key is not None:
             request.report.page_cache = "miss"
-            pages.put(key, page.sections, request.report, degraded=page.degraded)
+            pages.put(key, page.sections, request.report, degraded=page.degraded, shed=request.shed)
         return page.sections, page.degraded
 
     def _sections(

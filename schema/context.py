@@ -31,6 +31,8 @@ class GatewayContext(BaseContext):
             event recorder's own limit shares.
         debug: whether ``extensions.debug`` shows the report (``PGW_DEBUG``).
         trace_id: the caller's W3C trace id, for the access log.
+        correlation_id: the caller's own ``X-Request-Id`` (validated), for joining its logs
+            to ours; the request id is always the gateway's.
     """
 
     surfaces: Surfaces
@@ -39,6 +41,7 @@ class GatewayContext(BaseContext):
     rate_key: str = "-"
     debug: bool = False
     trace_id: str | None = None
+    correlation_id: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__()
