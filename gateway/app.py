@@ -79,11 +79,10 @@ from gateway.responses import accept_of, graphql_error
 from gateway.settings import Settings, get_settings
 from gateway.shedding import LoadShedder
 from gateway.tracing import OperationSpan, configure_tracing
-from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
+from resolvers import RequestScope, Services, StaleSections, Surfaces, Viewer, load_plans
 from resolvers.page_cache import PageCache
 from resolvers.plans import Plans
 from schema import GatewayContext, build_schema
-from schema.mutation import EventsContext
 from schema.subgraph import build_subgraph_schema
 
 log = logging.getLogger("gateway")
@@ -414,6 +413,7 @@ def create_app(
                 observer=PrometheusObserver(),
                 refresh_interval_s=settings.reference_refresh_s,
                 refresh_cities=[m.id for m in runtime.plans.markets],
+                reference_max_age_s=settings.reference_max_age_s,
             ) as backends,
             contextlib.AsyncExitStack() as feedback_stack,
         ):
@@ -487,23 +487,28 @@ def create_app(
             if not decision.allowed:
                 raise RateLimited(decision.retry_after_s)
         state = request.scope.get("state", {})
+        arrived = state.get("arrived") or time.monotonic()
+        timeout_ms = _timeout_ms(request)
         viewer = Viewer(
             request_id=state.get("request_id") or os.urandom(16).hex(),
             user_id=user_id,
-            arrived=state.get("arrived") or time.monotonic(),
-            timeout_ms=_timeout_ms(request),
             platform=request.headers.get("x-client-platform"),
             device_id=_device_id(request),
             as_of=_as_of(request, settings),
-            shed=bool(state.get("shed")),
         )
-        return EventsContext(
+        return GatewayContext(
             surfaces=surfaces,
-            viewer=viewer,
-            debug=settings.debug,
-            trace_id=trace_id_from(request.headers.get("traceparent")),
+            scope=RequestScope.arrived_at(
+                viewer,
+                arrived,
+                timeout_s=None if timeout_ms is None else timeout_ms / 1000,
+                shed=bool(state.get("shed")),
+            ),
+            correlation_id=state.get("correlation_id"),
             events=runtime.feedback.recorder if runtime.feedback else None,
             rate_key=key,
+            debug=settings.debug,
+            trace_id=trace_id_from(request.headers.get("traceparent")),
         )
 
     schema = gateway_schema(settings.limits())
