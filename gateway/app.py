@@ -40,7 +40,7 @@ from gateway.collector import report_pauses, settle_after_start_up
 from gateway.compiled.serving import CompiledPath, shipped_documents
 from gateway.compiled.view import CompiledExecutionMixin
 from gateway.document_manifest import by_sha256, load_manifest
-from gateway.extensions import DebugTimings, code_errors
+from gateway.extensions import DebugTimings, error_policy
 from gateway.feedback import Feedback, open_feedback
 from gateway.graphiql import demo_headers, graphiql_html, mount_graphiql_assets
 from gateway.limits import Limits, limit_extensions
@@ -79,11 +79,10 @@ from gateway.responses import accept_of, graphql_error
 from gateway.settings import Settings, get_settings
 from gateway.shedding import LoadShedder
 from gateway.tracing import OperationSpan, configure_tracing
-from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
+from resolvers import RequestScope, Services, StaleSections, Surfaces, Viewer, load_plans
 from resolvers.page_cache import PageCache
 from resolvers.plans import Plans
 from schema import GatewayContext, build_schema
-from schema.mutation import EventsContext
 from schema.subgraph import build_subgraph_schema
 
 log = logging.getLogger("gateway")
@@ -106,7 +105,7 @@ class Runtime:
 
 
 class RequestIdMiddleware:
-    """Stamps each request with an id and its arrival time (the deadline's start), and
+    """Stamps each request with an id of ours and its arrival time (the deadline's start), and
     refuses a body over the size limit with a GraphQL-shaped 413: at once when its length is
     declared, after reading at most the limit when it is streamed without one.
 
@@ -130,7 +129,10 @@ class RequestIdMiddleware:
                 incoming = value.decode("latin-1")
             elif name == b"content-length" and value.isdigit():
                 declared = int(value)
-        request_id = incoming if incoming and REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        # our ids are ours: a client's X-Request-Id is kept only to correlate log lines
+        # (decision 0016), never as the request, decision or exposure id
+        request_id = os.urandom(16).hex()
+        correlation_id = incoming if incoming and REQUEST_ID.match(incoming) else None
         limit = self.max_body_bytes
         if limit is not None and scope.get("method") in ("POST", "PUT", "PATCH"):
             if declared is None:
@@ -148,6 +150,7 @@ class RequestIdMiddleware:
                 return
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        state["correlation_id"] = correlation_id
         state["arrived"] = arrived
 
         async def send_with_id(message: Message) -> None:
@@ -322,6 +325,10 @@ def _parser_cache() -> ParserCache:
     return ParserCache(maxsize=512)
 
 
+def _errors(limits: Limits) -> Any:
+    return error_policy(suggestions=limits.introspection, max_errors=limits.max_errors)
+
+
 def _extensions(limits: Limits) -> list[Any]:
     return [
         OperationSpan,
@@ -354,13 +361,13 @@ def gateway_schema(limits: Limits) -> Any:
     It is static, and Strawberry memoises per schema instance, so building one per app
     would only grow the heap (and the garbage collector's pauses) in tests.
     """
-    return build_schema(_extensions(limits), error_processor=code_errors)
+    return build_schema(_extensions(limits), error_processor=_errors(limits))
 
 
 @functools.cache
 def gateway_subgraph_schema(limits: Limits) -> Any:
     """The Federation 2 subgraph schema (decision 0020), with the same extensions."""
-    return build_subgraph_schema(_extensions(limits), error_processor=code_errors)
+    return build_subgraph_schema(_extensions(limits), error_processor=_errors(limits))
 
 
 def create_app(
@@ -406,6 +413,7 @@ def create_app(
                 observer=PrometheusObserver(),
                 refresh_interval_s=settings.reference_refresh_s,
                 refresh_cities=[m.id for m in runtime.plans.markets],
+                reference_max_age_s=settings.reference_max_age_s,
             ) as backends,
             contextlib.AsyncExitStack() as feedback_stack,
         ):
@@ -479,23 +487,28 @@ def create_app(
             if not decision.allowed:
                 raise RateLimited(decision.retry_after_s)
         state = request.scope.get("state", {})
+        arrived = state.get("arrived") or time.monotonic()
+        timeout_ms = _timeout_ms(request)
         viewer = Viewer(
             request_id=state.get("request_id") or os.urandom(16).hex(),
             user_id=user_id,
-            arrived=state.get("arrived") or time.monotonic(),
-            timeout_ms=_timeout_ms(request),
             platform=request.headers.get("x-client-platform"),
             device_id=_device_id(request),
             as_of=_as_of(request, settings),
-            shed=bool(state.get("shed")),
         )
-        return EventsContext(
+        return GatewayContext(
             surfaces=surfaces,
-            viewer=viewer,
-            debug=settings.debug,
-            trace_id=trace_id_from(request.headers.get("traceparent")),
+            scope=RequestScope.arrived_at(
+                viewer,
+                arrived,
+                timeout_s=None if timeout_ms is None else timeout_ms / 1000,
+                shed=bool(state.get("shed")),
+            ),
+            correlation_id=state.get("correlation_id"),
             events=runtime.feedback.recorder if runtime.feedback else None,
             rate_key=key,
+            debug=settings.debug,
+            trace_id=trace_id_from(request.headers.get("traceparent")),
         )
 
     schema = gateway_schema(settings.limits())

@@ -19,6 +19,8 @@ import orjson
 import structlog
 from strawberry.extensions import SchemaExtension
 
+from schema import gateway_context, operation_errors
+
 access_log = structlog.get_logger("gateway.access")
 fallback_log = structlog.get_logger("gateway.fallback")
 
@@ -70,26 +72,26 @@ class AccessLog(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
         yield
-        context = self.execution_context.context
-        viewer = getattr(context, "viewer", None)
-        if viewer is None:
+        context = gateway_context(self.execution_context)
+        if context is None:
             return
-        traces = list(viewer.traces)
+        viewer, report = context.viewer, context.report
         fields: dict[str, Any] = {
             "request_id": viewer.request_id,
-            "trace_id": getattr(context, "trace_id", None),
+            "correlation_id": context.correlation_id,
+            "trace_id": context.trace_id,
             "operation": self.execution_context.operation_name,
-            "surface": traces[0].surface if traces else None,
+            "surface": report.pages[0].surface if report.pages else None,
             "viewer": hash_viewer(viewer.user_id),
-            "degraded": any(t.degraded for t in traces),
-            "sources": {k: v for t in traces for k, v in t.sources.items()},
-            "page_cache": traces[0].page_cache if traces else None,
+            "degraded": report.degraded,
+            "sources": report.sources,
+            "page_cache": report.page_cache,
             # the exposure record: one per request, per experiment the viewer is in
-            "experiments": {k: v for t in traces for k, v in t.experiments.items()},
-            "errors": len(getattr(self.execution_context.result, "errors", None) or []),
+            "experiments": report.experiments,
+            "errors": len(operation_errors(self.execution_context)),
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         }
-        for trace in traces:
+        for trace in report.pages:
             for failure in trace.failures:
                 backend, _, rest = failure.partition(":")
                 endpoint, _, cause = rest.rpartition(":")

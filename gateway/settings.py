@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     reference_refresh_s: float | None = Field(
         default=60.0, gt=0, description="Reference data refresh period; unset disables it."
     )
+    reference_max_age_s: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Reference data (popularity lists, banners) older than this is served as STALE "
+            "on a degraded page; unset: never (the shipped snapshot counts as fresh)."
+        ),
+    )
 
     redis_url: str | None = Field(
         default=None, description="Shared cache; in-memory per process when unset."
@@ -170,6 +178,9 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=1000, ge=100, le=100_000)
     max_root_fields: int = Field(default=4, ge=1, le=20)
     max_cost: int = Field(default=25_000, ge=100, le=10_000_000)
+    max_errors: int = Field(
+        default=20, ge=1, le=1000, description="Errors per response (decision 0016)."
+    )
     max_directives: int = Field(
         default=16, ge=0, le=1000, description="Directives per document (decision 0016)."
     )
@@ -366,6 +377,7 @@ class Settings(BaseSettings):
             introspection=self.introspection,
             max_directives=self.max_directives,
             max_merge_pairs=self.max_merge_pairs,
+            max_errors=self.max_errors,
         )
 
     def cache_config(self) -> CacheConfig:

@@ -29,7 +29,7 @@ def _count(text: str) -> float:
         for sample in family.samples:
             if (
                 sample.name == "pgw_graphql_requests_total"
-                and sample.labels.get("operation") == "Bad"
+                and sample.labels.get("operation") == "other"
             ):
                 return float(sample.value)
     return 0.0
