@@ -79,6 +79,17 @@ soak: setup
 # priors vs uniform random, live over HTTP and in process, and the off-policy check over 20
 # seeds; writes docs/results/simulation.{json,png}. Bounded by the timeout; long on a busy
 # machine (20,000 pages per live policy). The fast version is tests/simulation in make test.
+# Hostile clients (decision 0016): the hostile-document campaign (every DoS class, CPU per
+# document; writes tests/security/results/fuzz.{md,json}), schemathesis against the live
+# stack, and graphql-cop when GRAPHQL_COP_DIR points at a checkout of it. Under 10 minutes.
+.PHONY: fuzz
+FUZZ_EXAMPLES ?= 300
+fuzz: setup
+	timeout --kill-after=10 240 $(PY) -m tests.security.campaign --examples $(FUZZ_EXAMPLES)
+	timeout --kill-after=10 240 $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
+	if [ -n "$(GRAPHQL_COP_DIR)" ]; then \
+	  timeout --kill-after=10 100 $(PY) -m tests.security.graphql_cop "$(GRAPHQL_COP_DIR)"; fi
+
 .PHONY: simulate
 simulate: setup
 	timeout --kill-after=30 7200 $(PY) -m backends simulate $(SIM_ARGS)
