@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 GRAPHIQL := gateway/graphiql
 
-.PHONY: demo test lint fmt typecheck setup browser assets schema clean chaos bench soak node-tools
+.PHONY: demo test lint fmt typecheck setup browser assets schema clean chaos bench soak diagram node-tools
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -91,3 +91,13 @@ schema: $(VENV)/.synced
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(GRAPHIQL)/node_modules $(GRAPHIQL)/dist $(NODE_TOOLS)/node_modules
+
+# The layout picture (docs/architecture/layout.svg) rendered from its Graphviz source, with the
+# source's sha256 written into it: tests/test_architecture_diagram.py fails when they drift.
+diagram:
+	@command -v dot >/dev/null || { \
+	  echo "installing Debian graphviz for the layout diagram"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; }
+	dot -Tsvg docs/architecture/layout.dot \
+	  | sed "1a <!-- layout.dot sha256: $$(sha256sum docs/architecture/layout.dot | cut -d' ' -f1) -->" \
+	  > docs/architecture/layout.svg

@@ -26,7 +26,7 @@ What a hit shares, and what it does not:
   overload does not switch the page cache off.
 
 The cache is per process and bounded (entries, LRU, TTL): a hit is a dictionary lookup of
-Python objects, which no shared store could offer, and pages are big (~50 KB each).
+Python objects, which no shared store could offer, and pages are big (tens of kilobytes each).
 """
 
 from __future__ import annotations
