@@ -613,6 +613,7 @@ def create_app(
         path="/graphql",
         mode=settings.persisted_queries,
         store=persisted,
+        documents=manifest,
     )
     app.add_middleware(RequestIdMiddleware, max_body_bytes=settings.max_body_bytes)
     # outermost: an overloaded worker refuses before spending anything on the request
