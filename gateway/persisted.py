@@ -42,6 +42,7 @@ from gateway.request_reading import (
     read_query_string,
 )
 from gateway.responses import accept_of, graphql_error
+from schema import gateway_context
 from schema.operations import OPERATIONS_DIR, operation_document, operation_files
 
 Mode = Literal["apq", "trusted", "off"]
@@ -70,7 +71,8 @@ class MarkValidated(SchemaExtension):
         yield
         context = self.execution_context
         if not context.pre_execution_errors and context.query:
-            mark_validated(getattr(context.context, "request", None), context.query)
+            gateway = gateway_context(context)
+            mark_validated(gateway.request if gateway is not None else None, context.query)
 
 
 def mark_validated(request: Any, query: str) -> None:

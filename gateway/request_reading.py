@@ -102,7 +102,10 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def read_json_body(body: bytes) -> GraphQLRequest:
     """A POST request's JSON body (one operation; batching is not enabled)."""
-    data = _json(body, "body") if body else None
+    try:
+        data = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        raise RequestRefused("Unable to parse request body as JSON") from None
     if isinstance(data, list):
         raise RequestRefused("Batching is not enabled.")
     if not isinstance(data, dict):

@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     reference_refresh_s: float | None = Field(
         default=60.0, gt=0, description="Reference data refresh period; unset disables it."
     )
+    reference_max_age_s: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Reference data (popularity lists, banners) older than this is served as STALE "
+            "on a degraded page; unset: never (the shipped snapshot counts as fresh)."
+        ),
+    )
 
     redis_url: str | None = Field(
         default=None, description="Shared cache; in-memory per process when unset."
@@ -170,6 +178,9 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=1000, ge=100, le=100_000)
     max_root_fields: int = Field(default=4, ge=1, le=20)
     max_cost: int = Field(default=25_000, ge=100, le=10_000_000)
+    max_errors: int = Field(
+        default=20, ge=1, le=1000, description="Errors per response (decision 0016)."
+    )
     max_directives: int = Field(
         default=16, ge=0, le=1000, description="Directives per document (decision 0016)."
     )
@@ -233,14 +244,30 @@ class Settings(BaseSettings):
         description="JSON-lines decision log for off-policy evaluation; unset disables it.",
     )
     decision_log_queue: int = Field(default=10_000, ge=1)
+    events_redis_url: str | None = Field(
+        default=None,
+        description="Durable Redis (append-only file, noeviction; never the cache's) for the "
+        "reward outbox and the decision stream (decision 0017). Unset: the SQLite outbox and "
+        "the JSON-lines decision log, local files (the demo).",
+    )
     events_outbox_path: Path = Field(
         default=Path(".cache/feedback/outbox.sqlite3"),
-        description="SQLite reward outbox (used when PGW_REDIS_URL is unset).",
+        description="SQLite reward outbox (used when PGW_EVENTS_REDIS_URL is unset).",
     )
     events_stream: str = Field(
         default="rewards",
         pattern=r"^[A-Za-z0-9_.:-]+$",
         description="Redis Stream of the reward outbox, under PGW_CACHE_NAMESPACE.",
+    )
+    events_decisions_stream: str = Field(
+        default="decisions",
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Redis Stream of decisions and feedback lines, under PGW_CACHE_NAMESPACE.",
+    )
+    events_write_timeout_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Longest a response waits for its decision lines to reach the stream.",
     )
     events_consumer: str | None = Field(
         default=None, description="Redis consumer name; host and pid when unset."
@@ -366,6 +393,7 @@ class Settings(BaseSettings):
             introspection=self.introspection,
             max_directives=self.max_directives,
             max_merge_pairs=self.max_merge_pairs,
+            max_errors=self.max_errors,
         )
 
     def cache_config(self) -> CacheConfig:
