@@ -20,6 +20,8 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from schema import gateway_context
+
 log = logging.getLogger("gateway.errors")
 
 
@@ -41,8 +43,8 @@ def _code_for(error: GraphQLError) -> str | None:
 
 def code_errors(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
     """Give each error a code; mask (and log) the ones nobody meant to send."""
-    context = execution_context.context if execution_context else None
-    request_id = getattr(getattr(context, "viewer", None), "request_id", "-")
+    context = gateway_context(execution_context)
+    request_id = context.viewer.request_id if context is not None else "-"
     for error in errors:
         code = _code_for(error)
         if code is not None:
@@ -88,8 +90,8 @@ class DebugTimings(SchemaExtension):
     """Adds what happened under the hood to ``extensions.debug`` when debug is on."""
 
     def get_results(self) -> dict[str, Any]:
-        context = self.execution_context.context
-        if not getattr(context, "debug", False):
+        context = gateway_context(self.execution_context)
+        if context is None or not context.debug:
             return {}
         viewer = context.viewer
         pages = [
@@ -108,6 +110,6 @@ class DebugTimings(SchemaExtension):
                 ],
                 "failures": list(trace.failures),
             }
-            for trace in viewer.traces
+            for trace in context.report.pages
         ]
         return {"debug": {"requestId": viewer.request_id, "pages": pages}}

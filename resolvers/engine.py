@@ -210,12 +210,12 @@ def _record(
     started: float,
     result: Fetched[Any] | BackendError,
 ) -> None:
-    """A call's timing, and its failure, in the page trace."""
+    """A call's timing, and its failure, in the page report."""
     if isinstance(result, BackendError):
-        request.trace.record(backend, endpoint, started, CacheResult.BYPASS, type(result).__name__)
-        request.trace.failures.append(f"{backend}:{endpoint}:{type(result).__name__}")
+        request.report.record(backend, endpoint, started, CacheResult.BYPASS, type(result).__name__)
+        request.report.failures.append(f"{backend}:{endpoint}:{type(result).__name__}")
     else:
-        request.trace.record(backend, endpoint, started, result.cache, "ok")
+        request.report.record(backend, endpoint, started, result.cache, "ok")
 
 
 class PageBuild:
@@ -427,7 +427,7 @@ class PageBuild:
         self._remember(built)
         emptied = dedupe_and_limit(built, dedupe_venues=self._services.plans.dedupe_venues)
         degraded = order_failed or any(b.degraded for b in built)
-        trace = self._request.trace
+        trace = self._request.report
         for section_id in emptied:
             trace.sections[section_id] = "deduplicated"  # built, then hidden: see debug
         trace.surface = self._inputs.surface.value
@@ -600,7 +600,7 @@ class PageBuild:
                 span.set_attributes(
                     {
                         "pgw.source": built.source.value,
-                        "pgw.step": self._request.trace.sections.get(section.id, ""),
+                        "pgw.step": self._request.report.sections.get(section.id, ""),
                         "pgw.degraded": built.degraded,
                         "pgw.items": len(built.entities),
                     }
@@ -626,7 +626,7 @@ class PageBuild:
                 continue
             if step is FallbackStep.DEFAULT:
                 entities = await self._materialise(section, offered)
-                self._request.trace.sections[section.id] = step.value
+                self._request.report.sections[section.id] = step.value
                 return BuiltSection(
                     section,
                     ContentSource.DEFAULT,
@@ -642,11 +642,11 @@ class PageBuild:
                     FallbackStep.RANKED,
                     FallbackStep.CANDIDATE_ORDER,
                 ):
-                    self._request.trace.sections[section.id] = "empty"
+                    self._request.report.sections[section.id] = "empty"
                     return BuiltSection(section, STEP_SOURCE[step], [], failed, hidden=True)
                 continue
             source = ContentSource.STALE if offered.stale else STEP_SOURCE[step]
-            self._request.trace.sections[section.id] = step.value
+            self._request.report.sections[section.id] = step.value
             return BuiltSection(
                 section, source, entities, failed or offered.stale, decision=offered.meta
             )
