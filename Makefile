@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 GRAPHIQL := gateway/graphiql
 
-.PHONY: demo test lint fmt typecheck setup browser assets schema clean chaos bench soak node-tools
+.PHONY: demo test lint fmt typecheck setup browser promtool assets schema clean chaos bench soak diagram node-tools
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -40,10 +40,16 @@ browser:
 	  echo "installing Debian chromium for the browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# promtool (Debian's prometheus package) checks the alert rules (tests/test_monitoring.py).
+promtool:
+	@command -v promtool >/dev/null || { \
+	  echo "installing Debian prometheus for promtool"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
 demo: setup
 	$(PY) -m gateway demo
 
-test: setup browser lint
+test: setup browser promtool lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # Every backend × fault (down, hang, 500, malformed, slow, flapping) plus a Redis outage,
@@ -73,6 +79,17 @@ soak: setup
 # priors vs uniform random, live over HTTP and in process, and the off-policy check over 20
 # seeds; writes docs/results/simulation.{json,png}. Bounded by the timeout; long on a busy
 # machine (20,000 pages per live policy). The fast version is tests/simulation in make test.
+# Hostile clients (decision 0016): the hostile-document campaign (every DoS class, CPU per
+# document; writes tests/security/results/fuzz.{md,json}), schemathesis against the live
+# stack, and graphql-cop when GRAPHQL_COP_DIR points at a checkout of it. Under 10 minutes.
+.PHONY: fuzz
+FUZZ_EXAMPLES ?= 300
+fuzz: setup
+	timeout --kill-after=10 240 $(PY) -m tests.security.campaign --examples $(FUZZ_EXAMPLES)
+	timeout --kill-after=10 240 $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
+	if [ -n "$(GRAPHQL_COP_DIR)" ]; then \
+	  timeout --kill-after=10 100 $(PY) -m tests.security.graphql_cop "$(GRAPHQL_COP_DIR)"; fi
+
 .PHONY: simulate
 simulate: setup
 	timeout --kill-after=30 7200 $(PY) -m backends simulate $(SIM_ARGS)
@@ -91,3 +108,13 @@ schema: $(VENV)/.synced
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(GRAPHIQL)/node_modules $(GRAPHIQL)/dist $(NODE_TOOLS)/node_modules
+
+# The layout picture (docs/architecture/layout.svg) rendered from its Graphviz source, with the
+# source's sha256 written into it: tests/test_architecture_diagram.py fails when they drift.
+diagram:
+	@command -v dot >/dev/null || { \
+	  echo "installing Debian graphviz for the layout diagram"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; }
+	dot -Tsvg docs/architecture/layout.dot \
+	  | sed "1a <!-- layout.dot sha256: $$(sha256sum docs/architecture/layout.dot | cut -d' ' -f1) -->" \
+	  > docs/architecture/layout.svg

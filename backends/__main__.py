@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     p_sim.add_argument("--concurrency", type=int, default=3, help="pages in flight per policy")
     p_sim.add_argument("--ope-seeds", type=int, default=20)
     p_sim.add_argument("--no-live", action="store_true", help="in process only (no HTTP)")
+    p_sim.add_argument(
+        "--budget-s", type=float, default=None, help="wall-clock bound of each live run"
+    )
     p_sim.add_argument("--out", default="docs/results")
     args = parser.parse_args(argv)
 
@@ -82,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 concurrency=args.concurrency,
                 ope_seeds=args.ope_seeds,
                 live=not args.no_live,
+                budget_s=args.budget_s,
                 out=Path(args.out),
             )
         )

@@ -1,4 +1,4 @@
-"""The application factory: FastAPI + the Strawberry router, wired to the backends.
+"""The application factory: FastAPI + Strawberry's view as a plain route, wired to the backends.
 
 ``create_app(settings)`` validates the configuration (plans file included) before anything
 starts; its lifespan opens the five backend clients, loads the reference snapshot, starts the
@@ -32,6 +32,7 @@ from strawberry.extensions import ParserCache
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from clients.registry import Backends, open_backends
 from gateway.asgi_body import read_body, replaying
@@ -39,7 +40,8 @@ from gateway.auth import AuthError, TokenVerifier, mint_token
 from gateway.collector import report_pauses, settle_after_start_up
 from gateway.compiled.serving import CompiledPath, shipped_documents
 from gateway.compiled.view import CompiledExecutionMixin
-from gateway.extensions import DebugTimings, code_errors
+from gateway.document_manifest import by_sha256, load_manifest
+from gateway.extensions import DebugTimings, error_policy
 from gateway.feedback import Feedback, open_feedback
 from gateway.graphiql import demo_headers, graphiql_html, mount_graphiql_assets
 from gateway.limits import Limits, limit_extensions
@@ -78,11 +80,11 @@ from gateway.responses import accept_of, graphql_error
 from gateway.settings import Settings, get_settings
 from gateway.shedding import LoadShedder
 from gateway.tracing import OperationSpan, configure_tracing
-from resolvers import Services, StaleSections, Surfaces, Viewer, load_plans
+from resolvers import RequestScope, Services, StaleSections, Surfaces, Viewer, load_plans
+from resolvers.events.decision_stream import durable_writes, settle
 from resolvers.page_cache import PageCache
 from resolvers.plans import Plans
 from schema import GatewayContext, build_schema
-from schema.mutation import EventsContext
 from schema.subgraph import build_subgraph_schema
 
 log = logging.getLogger("gateway")
@@ -105,17 +107,24 @@ class Runtime:
 
 
 class RequestIdMiddleware:
-    """Stamps each request with an id and its arrival time (the deadline's start), and
+    """Stamps each request with an id of ours and its arrival time (the deadline's start), and
     refuses a body over the size limit with a GraphQL-shaped 413: at once when its length is
     declared, after reading at most the limit when it is streamed without one.
+
+    It also holds the response until the decision lines the request recorded are in the
+    durable stream (``resolvers.events.decision_stream``; at most ``write_timeout_s``), so a
+    page that was answered is a page whose decisions were kept.
 
     Pure ASGI rather than ``BaseHTTPMiddleware``: it runs on every request and must cost
     microseconds, not a task and a stream copy.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int | None = None, write_timeout_s: float = 1.0
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.write_timeout_s = write_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -123,13 +132,45 @@ class RequestIdMiddleware:
             return
         arrived = time.monotonic()
         incoming = None
+        traceparent = None
         declared: int | None = None
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
             elif name == b"content-length" and value.isdigit():
                 declared = int(value)
-        request_id = incoming if incoming and REQUEST_ID.match(incoming) else os.urandom(16).hex()
+            elif name == b"traceparent":
+                traceparent = value.decode("latin-1")
+        # our ids are ours: a client's X-Request-Id is kept only to correlate log lines
+        # (decision 0016), never as the request, decision or exposure id
+        request_id = os.urandom(16).hex()
+        correlation_id = incoming if incoming and REQUEST_ID.match(incoming) else None
+        # every line logged while this request is handled (structlog's and the standard
+        # library's) carries its ids; reset after, for callers that share a task (tests)
+        tokens = bind_contextvars(
+            request_id=request_id,
+            correlation_id=correlation_id,
+            trace_id=trace_id_from(traceparent),
+        )
+        try:
+            with durable_writes() as waiting:
+                await self._handle(
+                    scope, receive, send, request_id, correlation_id, arrived, declared, waiting
+                )
+        finally:
+            reset_contextvars(**tokens)
+
+    async def _handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        request_id: str,
+        correlation_id: str | None,
+        arrived: float,
+        declared: int | None,
+        waiting: list[asyncio.Future[bool]],
+    ) -> None:
         limit = self.max_body_bytes
         if limit is not None and scope.get("method") in ("POST", "PUT", "PATCH"):
             if declared is None:
@@ -147,10 +188,13 @@ class RequestIdMiddleware:
                 return
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        state["correlation_id"] = correlation_id
         state["arrived"] = arrived
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
+                if waiting:
+                    await settle(waiting, self.write_timeout_s)
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
                 message["headers"] = headers
@@ -204,8 +248,8 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
     """Strawberry's ASGI view, served as a plain route, with orjson both ways.
 
     Strawberry's FastAPI router would resolve the context through FastAPI's dependency
-    injection on every request (about a tenth of a page-cache hit's CPU, decision 0014);
-    this gateway's context needs only the request, so the view builds it directly.
+    injection on every request (its cost is measured in decision 0014); this gateway's
+    context needs only the request, so the view builds it directly.
     """
 
     def __init__(
@@ -321,6 +365,10 @@ def _parser_cache() -> ParserCache:
     return ParserCache(maxsize=512)
 
 
+def _errors(limits: Limits) -> Any:
+    return error_policy(suggestions=limits.introspection, max_errors=limits.max_errors)
+
+
 def _extensions(limits: Limits) -> list[Any]:
     return [
         OperationSpan,
@@ -353,13 +401,13 @@ def gateway_schema(limits: Limits) -> Any:
     It is static, and Strawberry memoises per schema instance, so building one per app
     would only grow the heap (and the garbage collector's pauses) in tests.
     """
-    return build_schema(_extensions(limits), error_processor=code_errors)
+    return build_schema(_extensions(limits), error_processor=_errors(limits))
 
 
 @functools.cache
 def gateway_subgraph_schema(limits: Limits) -> Any:
     """The Federation 2 subgraph schema (decision 0020), with the same extensions."""
-    return build_subgraph_schema(_extensions(limits), error_processor=code_errors)
+    return build_subgraph_schema(_extensions(limits), error_processor=_errors(limits))
 
 
 def create_app(
@@ -374,8 +422,9 @@ def create_app(
         transports: per-backend httpx transports (tests pass ``httpx.MockTransport``).
     """
     settings = settings or get_settings()
+    manifest = load_manifest(settings.persisted_documents) if settings.persisted_documents else {}
     persisted = PersistedQueryStore(
-        trusted_documents(),
+        {**trusted_documents(), **by_sha256(manifest)},
         max_entries=settings.apq_max_entries,
         max_bytes=settings.apq_max_bytes,
         max_document_bytes=settings.apq_max_document_bytes,
@@ -404,6 +453,7 @@ def create_app(
                 observer=PrometheusObserver(),
                 refresh_interval_s=settings.reference_refresh_s,
                 refresh_cities=[m.id for m in runtime.plans.markets],
+                reference_max_age_s=settings.reference_max_age_s,
             ) as backends,
             contextlib.AsyncExitStack() as feedback_stack,
         ):
@@ -477,23 +527,28 @@ def create_app(
             if not decision.allowed:
                 raise RateLimited(decision.retry_after_s)
         state = request.scope.get("state", {})
+        arrived = state.get("arrived") or time.monotonic()
+        timeout_ms = _timeout_ms(request)
         viewer = Viewer(
             request_id=state.get("request_id") or os.urandom(16).hex(),
             user_id=user_id,
-            arrived=state.get("arrived") or time.monotonic(),
-            timeout_ms=_timeout_ms(request),
             platform=request.headers.get("x-client-platform"),
             device_id=_device_id(request),
             as_of=_as_of(request, settings),
-            shed=bool(state.get("shed")),
         )
-        return EventsContext(
+        return GatewayContext(
             surfaces=surfaces,
-            viewer=viewer,
-            debug=settings.debug,
-            trace_id=trace_id_from(request.headers.get("traceparent")),
+            scope=RequestScope.arrived_at(
+                viewer,
+                arrived,
+                timeout_s=None if timeout_ms is None else timeout_ms / 1000,
+                shed=bool(state.get("shed")),
+            ),
+            correlation_id=state.get("correlation_id"),
             events=runtime.feedback.recorder if runtime.feedback else None,
             rate_key=key,
+            debug=settings.debug,
+            trace_id=trace_id_from(request.headers.get("traceparent")),
         )
 
     schema = gateway_schema(settings.limits())
@@ -611,8 +666,13 @@ def create_app(
         path="/graphql",
         mode=settings.persisted_queries,
         store=persisted,
+        documents=manifest,
     )
-    app.add_middleware(RequestIdMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestIdMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        write_timeout_s=settings.events_write_timeout_s,
+    )
     # outermost: an overloaded worker refuses before spending anything on the request
     app.add_middleware(
         LoadShedder,

@@ -48,7 +48,7 @@ from resolvers.page import (
     VenueCarousel,
 )
 from resolvers.plans import Plans
-from resolvers.request import PageTrace
+from resolvers.request import PageReport, RequestScope
 from resolvers.surfaces import CartLine
 
 #: Environments where ``/preview`` exists.
@@ -75,23 +75,24 @@ class Surface:
     detail: str
     sections: Sequence[AnySection] = ()
     degraded: bool = False
-    traces: list[PageTrace] = field(default_factory=list)
+    traces: list[PageReport] = field(default_factory=list)
     error: str | None = None
     venue: Venue | None = None
 
 
-def _viewer(user_id: str | None) -> Viewer:
-    return Viewer(request_id=os.urandom(16).hex(), user_id=user_id, arrived=time.monotonic())
+def _scope(user_id: str | None) -> RequestScope:
+    viewer = Viewer(request_id=os.urandom(16).hex(), user_id=user_id)
+    return RequestScope.arrived_at(viewer, time.monotonic())
 
 
 async def _surface(
     name: str, detail: str, user_id: str | None, build: Any, *args: Any
 ) -> tuple[Surface, Any]:
-    viewer = _viewer(user_id)
+    scope = _scope(user_id)
     try:
-        page = await build(viewer, *args)
+        page = await build(scope, *args)
     except ClientError as exc:
-        return Surface(name, detail, traces=viewer.traces, error=str(exc)), None
+        return Surface(name, detail, traces=scope.report.pages, error=str(exc)), None
     sections = getattr(page, "sections", ())
     if name == "Category":
         sections = [
@@ -108,7 +109,7 @@ async def _surface(
         detail,
         sections,
         page.degraded,
-        viewer.traces,
+        scope.report.pages,
         venue=getattr(page, "venue", None),
     )
     return found, page
@@ -167,7 +168,7 @@ header { background: #1d1d1f; color: #fff; padding: 12px 24px; display: flex; ga
 header h1 { font-size: 18px; margin: 0; }
 header form { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
 header input[type=number] { width: 7em; }
-main { padding: 16px 24px; display: grid; gap: 24px; }
+main { padding: 16px 24px; display: grid; gap: 24px; grid-template-columns: minmax(0, 1fr); }
 .surface { background: #fff; border-radius: 12px; padding: 16px; }
 .surface h2 { margin: 0 0 8px; font-size: 20px; }
 .badge { display: inline-block; border-radius: 8px; padding: 1px 8px; font-size: 12px;
@@ -270,7 +271,7 @@ def _section(section: AnySection, step: str | None) -> str:
     )
 
 
-def _calls(traces: Sequence[PageTrace]) -> str:
+def _calls(traces: Sequence[PageReport]) -> str:
     rows = "".join(
         f"<tr><td>{_e(c.backend)}</td><td>{_e(c.endpoint)}</td><td>{c.elapsed_ms:.1f} ms</td>"
         f"<td>{_e(c.cache)}</td><td>{_e(c.outcome)}</td></tr>"

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, NonNegativeInt, SecretStr, model_validator
+from pydantic import Field, NonNegativeInt, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clients.config import BackendConfig, CacheConfig
@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     snapshot_path: Path = DATA_DIR / "reference_snapshot.json"
     reference_refresh_s: float | None = Field(
         default=60.0, gt=0, description="Reference data refresh period; unset disables it."
+    )
+    reference_max_age_s: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Reference data (popularity lists, banners) older than this is served as STALE "
+            "on a degraded page; unset: never (the shipped snapshot counts as fresh)."
+        ),
     )
 
     redis_url: str | None = Field(
@@ -131,6 +139,12 @@ class Settings(BaseSettings):
         default="apq",
         description="apq: documents by text or hash; trusted: only the shipped operations.",
     )
+    persisted_documents: Path | None = Field(
+        default=None,
+        description="A persisted-document manifest ({id: document}, graphql-codegen's "
+        "persisted-documents.json or Relay's) whose documents are trusted and sent by "
+        "documentId (decision 0019).",
+    )
     apq_max_entries: int = Field(
         default=5000,
         ge=1,
@@ -164,6 +178,9 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=1000, ge=100, le=100_000)
     max_root_fields: int = Field(default=4, ge=1, le=20)
     max_cost: int = Field(default=25_000, ge=100, le=10_000_000)
+    max_errors: int = Field(
+        default=20, ge=1, le=1000, description="Errors per response (decision 0016)."
+    )
     max_directives: int = Field(
         default=16, ge=0, le=1000, description="Directives per document (decision 0016)."
     )
@@ -227,14 +244,30 @@ class Settings(BaseSettings):
         description="JSON-lines decision log for off-policy evaluation; unset disables it.",
     )
     decision_log_queue: int = Field(default=10_000, ge=1)
+    events_redis_url: str | None = Field(
+        default=None,
+        description="Durable Redis (append-only file, noeviction; never the cache's) for the "
+        "reward outbox and the decision stream (decision 0017). Unset: the SQLite outbox and "
+        "the JSON-lines decision log, local files (the demo).",
+    )
     events_outbox_path: Path = Field(
         default=Path(".cache/feedback/outbox.sqlite3"),
-        description="SQLite reward outbox (used when PGW_REDIS_URL is unset).",
+        description="SQLite reward outbox (used when PGW_EVENTS_REDIS_URL is unset).",
     )
     events_stream: str = Field(
         default="rewards",
         pattern=r"^[A-Za-z0-9_.:-]+$",
         description="Redis Stream of the reward outbox, under PGW_CACHE_NAMESPACE.",
+    )
+    events_decisions_stream: str = Field(
+        default="decisions",
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Redis Stream of decisions and feedback lines, under PGW_CACHE_NAMESPACE.",
+    )
+    events_write_timeout_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Longest a response waits for its decision lines to reach the stream.",
     )
     events_consumer: str | None = Field(
         default=None, description="Redis consumer name; host and pid when unset."
@@ -266,6 +299,16 @@ class Settings(BaseSettings):
                 if isinstance(given, dict):
                     data[name] = {**BACKEND_DEFAULTS[name], **given}
         return data
+
+    @field_validator("persisted_documents")
+    @classmethod
+    def _manifest_loads(cls, path: Path | None) -> Path | None:
+        """A manifest that does not load fails at start-up, naming the file."""
+        if path is not None:
+            from gateway.document_manifest import load_manifest
+
+            load_manifest(path)
+        return path
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> Settings:
@@ -350,6 +393,7 @@ class Settings(BaseSettings):
             introspection=self.introspection,
             max_directives=self.max_directives,
             max_merge_pairs=self.max_merge_pairs,
+            max_errors=self.max_errors,
         )
 
     def cache_config(self) -> CacheConfig:

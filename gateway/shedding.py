@@ -9,7 +9,7 @@ arrival:
 
 - up to ``degrade_at`` in flight: served as usual;
 - beyond it: marked ``shed`` (``scope["state"]["shed"]``): the context getter hands that to
-  the page build (``Viewer.shed`` → ``PageRequest.shed``), which builds the cheapest
+  the page build (``RequestScope.shed`` → ``PageRequest.shed``), which builds the cheapest
   complete page — popularity, stale and default sections, no retrieval, ranking or bandit
   call, flagged ``degraded`` — and the page cache keeps it a few seconds;
 - beyond ``refuse_at``: refused with 503, ``Retry-After`` and a GraphQL error coded

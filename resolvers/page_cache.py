@@ -26,7 +26,7 @@ What a hit shares, and what it does not:
   overload does not switch the page cache off.
 
 The cache is per process and bounded (entries, LRU, TTL): a hit is a dictionary lookup of
-Python objects, which no shared store could offer, and pages are big (~50 KB each).
+Python objects, which no shared store could offer, and pages are big (tens of kilobytes each).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from cachetools import TLRUCache
 
 from resolvers.engine import BuiltSection, SurfaceInputs
-from resolvers.request import PageRequest, PageTrace
+from resolvers.request import PageReport, PageRequest
 
 __all__ = ["CachedPage", "PageCache"]
 
@@ -56,8 +56,8 @@ class CachedPage:
     degraded: bool = False
     keep_s: float | None = None
 
-    def replay(self, trace: PageTrace, surface: str) -> list[BuiltSection]:
-        """The sections, with the page trace filled in as the build would have."""
+    def replay(self, trace: PageReport, surface: str) -> list[BuiltSection]:
+        """The sections, with the page report filled in as the build would have."""
         trace.surface = surface
         trace.sections.update(self.steps)
         trace.sources = {b.plan.id: b.source.value for b in self.sections}
@@ -130,7 +130,7 @@ class PageCache:
         self,
         key: Hashable,
         sections: Sequence[BuiltSection],
-        trace: PageTrace,
+        trace: PageReport,
         *,
         degraded: bool,
         shed: bool = False,

@@ -7,16 +7,13 @@ from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types import Info
 
 from resolvers import CartLine, ClientError
-from schema.context import GatewayContext
+from schema.context import GatewayInfo
 from schema.inputs import CartInput, LocationInput
 from schema.types import CartPage, CategoryPage, DiscoveryPage, VenuePage
 
 T = TypeVar("T")
-
-GatewayInfo = Info[GatewayContext, None]
 
 
 async def _answer(build: Awaitable[Any], as_type: type[T]) -> T:
@@ -40,7 +37,7 @@ class Query:
         location: Annotated[LocationInput, strawberry.argument(description="Delivery location.")],
     ) -> DiscoveryPage:
         ctx = info.context
-        build = ctx.surfaces.discovery(ctx.viewer, location.lat, location.lon)
+        build = ctx.surfaces.discovery(ctx.scope, location.lat, location.lon)
         return await _answer(build, DiscoveryPage)
 
     @strawberry.field(description="Venues of one category near the location, ranked, paginated.")
@@ -56,7 +53,7 @@ class Query:
         ] = None,
     ) -> CategoryPage:
         ctx = info.context
-        build = ctx.surfaces.category(ctx.viewer, slug, location.lat, location.lon, first, after)
+        build = ctx.surfaces.category(ctx.scope, slug, location.lat, location.lon, first, after)
         return await _answer(build, CategoryPage)
 
     @strawberry.field(description="A venue's page with items recommended for the viewer.")
@@ -67,7 +64,7 @@ class Query:
         location: Annotated[LocationInput, strawberry.argument(description="Delivery location.")],
     ) -> VenuePage:
         ctx = info.context
-        build = ctx.surfaces.venue_page(ctx.viewer, str(venue_id), location.lat, location.lon)
+        build = ctx.surfaces.venue_page(ctx.scope, str(venue_id), location.lat, location.lon)
         return await _answer(build, VenuePage)
 
     @strawberry.field(description="Suggestions to add to a cart: same venue, not already in it.")
@@ -79,5 +76,5 @@ class Query:
     ) -> CartPage:
         ctx = info.context
         lines = [CartLine(item_id=str(line.item_id), quantity=line.quantity) for line in cart.lines]
-        build = ctx.surfaces.cart(ctx.viewer, str(cart.venue_id), lines, location.lat, location.lon)
+        build = ctx.surfaces.cart(ctx.scope, str(cart.venue_id), lines, location.lat, location.lon)
         return await _answer(build, CartPage)

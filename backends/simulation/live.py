@@ -79,8 +79,11 @@ async def run_live(
     every: int = 500,
     prefix: str = "sim",
     drain_timeout_s: float = 300.0,
+    budget_s: float | None = None,
 ) -> LiveRun:
-    """Run ``impressions`` steps; ``mint(user)`` gives a bearer token for a user."""
+    """Run ``impressions`` steps — fewer if ``budget_s`` of wall-clock time runs out first
+    (the run is bounded; the result says how many it served); ``mint(user)`` gives a bearer
+    token for a user."""
     assert callable(mint)
     steps = Population(seed, prefix=prefix).steps(impressions)
     run = LiveRun(Trace(scenario))
@@ -96,7 +99,9 @@ async def run_live(
             nonlocal cursor
             while True:
                 async with lock:
-                    if cursor >= impressions:
+                    if cursor >= impressions or (
+                        budget_s is not None and time.monotonic() - started > budget_s
+                    ):
                         return
                     n = cursor
                     cursor += 1

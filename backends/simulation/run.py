@@ -13,6 +13,8 @@ import asyncio
 import json
 import platform
 import shutil
+import signal
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +51,7 @@ class Options:
     top: float = 0.02
     gap: float = 0.01
     live: bool = True
+    budget_s: float | None = None
     out: Path = Path("docs/results")
 
 
@@ -76,6 +79,7 @@ def _live(policy: str, options: Options, work: Path) -> dict[str, Any]:
                 concurrency=options.concurrency,
                 every=options.every,
                 prefix=f"sim-{policy}",
+                budget_s=options.budget_s,
             )
         )
     return {
@@ -96,6 +100,27 @@ def _live(policy: str, options: Options, work: Path) -> dict[str, Any]:
     }
 
 
+def command(options: Options) -> str:
+    """The command line that reproduces these results."""
+    defaults = Options()
+    parts = ["python -m backends simulate"]
+    if options.impressions != defaults.impressions:
+        parts.append(f"--impressions {options.impressions}")
+    if options.seed != defaults.seed:
+        parts.append(f"--seed {options.seed}")
+    if options.policies != defaults.policies:
+        parts.append(f"--policies {','.join(options.policies)}")
+    if options.concurrency != defaults.concurrency:
+        parts.append(f"--concurrency {options.concurrency}")
+    if options.ope_seeds != defaults.ope_seeds:
+        parts.append(f"--ope-seeds {options.ope_seeds}")
+    if options.budget_s is not None:
+        parts.append(f"--budget-s {options.budget_s:g}")
+    if not options.live:
+        parts.append("--no-live")
+    return " ".join(parts)
+
+
 def _live_all(options: Options, work: Path) -> dict[str, Any]:
     return {policy: _live(policy, options, work) for policy in options.policies}
 
@@ -109,7 +134,7 @@ def simulate(options: Options) -> dict[str, Any]:
             f"5 banners, best {options.top:.0%} vs {options.top - options.gap:.0%} CTR, "
             f"{len(SEGMENTS)} segments, {options.impressions} impressions, seed {options.seed}"
         ),
-        "command": "python -m backends simulate" + ("" if options.live else " --no-live"),
+        "command": command(options),
         "window": options.window,
         "scenario": {
             "rates": sc.rates,
@@ -203,6 +228,8 @@ def table(results: dict[str, Any]) -> str:
 
 
 def main(options: Options) -> int:
+    # ``timeout`` (make simulate) sends SIGTERM: unwind, so every stack is stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = simulate(options)
     results["verdict"] = verdict(results)
     options.out.mkdir(parents=True, exist_ok=True)

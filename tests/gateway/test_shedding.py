@@ -14,7 +14,7 @@ from gateway.app import create_app
 from gateway.auth import mint_token
 from gateway.shedding import LoadShedder
 from resolvers.page_cache import PageCache
-from resolvers.request import PageTrace
+from resolvers.request import PageReport
 from tests.fakes import FakeBackends
 from tests.gateway.conftest import DISCOVERY, HELSINKI, SECRET, gateway_settings
 
@@ -88,13 +88,13 @@ async def test_zero_thresholds_switch_shedding_off() -> None:
 def test_a_shed_page_is_kept_for_the_shed_ttl_and_replayed_degraded() -> None:
     now = [0.0]
     cache = PageCache(20.0, 10, clock=lambda: now[0], shed_ttl_s=3.0)
-    cache.put("shed", [], PageTrace(), degraded=True, shed=True)
-    cache.put("failed", [], PageTrace(), degraded=True)
+    cache.put("shed", [], PageReport(), degraded=True, shed=True)
+    cache.put("failed", [], PageReport(), degraded=True)
     assert cache.get("failed") is None  # a failure is never kept
     page = cache.get("shed")
     assert page is not None
     assert page.degraded
-    trace = PageTrace()
+    trace = PageReport()
     page.replay(trace, "discovery")
     assert trace.degraded
     now[0] = 3.01
