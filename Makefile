@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 GRAPHIQL := gateway/graphiql
 
-.PHONY: demo test lint fmt typecheck setup browser assets schema clean chaos bench soak node-tools
+.PHONY: demo test lint fmt typecheck setup browser promtool assets schema clean chaos bench soak diagram node-tools
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -40,10 +40,16 @@ browser:
 	  echo "installing Debian chromium for the browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# promtool (Debian's prometheus package) checks the alert rules (tests/test_monitoring.py).
+promtool:
+	@command -v promtool >/dev/null || { \
+	  echo "installing Debian prometheus for promtool"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
 demo: setup
 	$(PY) -m gateway demo
 
-test: setup browser lint
+test: setup browser promtool lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # Every backend × fault (down, hang, 500, malformed, slow, flapping) plus a Redis outage,
@@ -102,3 +108,13 @@ schema: $(VENV)/.synced
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(GRAPHIQL)/node_modules $(GRAPHIQL)/dist $(NODE_TOOLS)/node_modules
+
+# The layout picture (docs/architecture/layout.svg) rendered from its Graphviz source, with the
+# source's sha256 written into it: tests/test_architecture_diagram.py fails when they drift.
+diagram:
+	@command -v dot >/dev/null || { \
+	  echo "installing Debian graphviz for the layout diagram"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; }
+	dot -Tsvg docs/architecture/layout.dot \
+	  | sed "1a <!-- layout.dot sha256: $$(sha256sum docs/architecture/layout.dot | cut -d' ' -f1) -->" \
+	  > docs/architecture/layout.svg

@@ -1,4 +1,4 @@
-"""The application factory: FastAPI + the Strawberry router, wired to the backends.
+"""The application factory: FastAPI + Strawberry's view as a plain route, wired to the backends.
 
 ``create_app(settings)`` validates the configuration (plans file included) before anything
 starts; its lifespan opens the five backend clients, loads the reference snapshot, starts the
@@ -32,6 +32,7 @@ from strawberry.extensions import ParserCache
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from clients.registry import Backends, open_backends
 from gateway.asgi_body import read_body, replaying
@@ -80,6 +81,7 @@ from gateway.settings import Settings, get_settings
 from gateway.shedding import LoadShedder
 from gateway.tracing import OperationSpan, configure_tracing
 from resolvers import RequestScope, Services, StaleSections, Surfaces, Viewer, load_plans
+from resolvers.events.decision_stream import durable_writes, settle
 from resolvers.page_cache import PageCache
 from resolvers.plans import Plans
 from schema import GatewayContext, build_schema
@@ -109,13 +111,20 @@ class RequestIdMiddleware:
     refuses a body over the size limit with a GraphQL-shaped 413: at once when its length is
     declared, after reading at most the limit when it is streamed without one.
 
+    It also holds the response until the decision lines the request recorded are in the
+    durable stream (``resolvers.events.decision_stream``; at most ``write_timeout_s``), so a
+    page that was answered is a page whose decisions were kept.
+
     Pure ASGI rather than ``BaseHTTPMiddleware``: it runs on every request and must cost
     microseconds, not a task and a stream copy.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int | None = None, write_timeout_s: float = 1.0
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.write_timeout_s = write_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -123,16 +132,45 @@ class RequestIdMiddleware:
             return
         arrived = time.monotonic()
         incoming = None
+        traceparent = None
         declared: int | None = None
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
             elif name == b"content-length" and value.isdigit():
                 declared = int(value)
+            elif name == b"traceparent":
+                traceparent = value.decode("latin-1")
         # our ids are ours: a client's X-Request-Id is kept only to correlate log lines
         # (decision 0016), never as the request, decision or exposure id
         request_id = os.urandom(16).hex()
         correlation_id = incoming if incoming and REQUEST_ID.match(incoming) else None
+        # every line logged while this request is handled (structlog's and the standard
+        # library's) carries its ids; reset after, for callers that share a task (tests)
+        tokens = bind_contextvars(
+            request_id=request_id,
+            correlation_id=correlation_id,
+            trace_id=trace_id_from(traceparent),
+        )
+        try:
+            with durable_writes() as waiting:
+                await self._handle(
+                    scope, receive, send, request_id, correlation_id, arrived, declared, waiting
+                )
+        finally:
+            reset_contextvars(**tokens)
+
+    async def _handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        request_id: str,
+        correlation_id: str | None,
+        arrived: float,
+        declared: int | None,
+        waiting: list[asyncio.Future[bool]],
+    ) -> None:
         limit = self.max_body_bytes
         if limit is not None and scope.get("method") in ("POST", "PUT", "PATCH"):
             if declared is None:
@@ -155,6 +193,8 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
+                if waiting:
+                    await settle(waiting, self.write_timeout_s)
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
                 message["headers"] = headers
@@ -208,8 +248,8 @@ class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
     """Strawberry's ASGI view, served as a plain route, with orjson both ways.
 
     Strawberry's FastAPI router would resolve the context through FastAPI's dependency
-    injection on every request (about a tenth of a page-cache hit's CPU, decision 0014);
-    this gateway's context needs only the request, so the view builds it directly.
+    injection on every request (its cost is measured in decision 0014); this gateway's
+    context needs only the request, so the view builds it directly.
     """
 
     def __init__(
@@ -626,8 +666,13 @@ def create_app(
         path="/graphql",
         mode=settings.persisted_queries,
         store=persisted,
+        documents=manifest,
     )
-    app.add_middleware(RequestIdMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestIdMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        write_timeout_s=settings.events_write_timeout_s,
+    )
     # outermost: an overloaded worker refuses before spending anything on the request
     app.add_middleware(
         LoadShedder,

@@ -99,6 +99,23 @@ DEADLINE_EXCEEDED = Counter(
     ["surface"],
 )
 
+HTTP_REFUSALS = Counter(
+    "pgw_http_refusals_total",
+    "Requests refused before GraphQL execution (401 auth, 413 body size, 429 rate limit, "
+    "persisted-query refusals, malformed HTTP), by status and code.",
+    ["status", "code"],
+)
+
+OUTBOX_PENDING = Gauge(
+    "pgw_events_outbox_pending",
+    "Rewards accepted but not yet delivered to the bandit (the outbox's lag).",
+    multiprocess_mode="livemax",
+)
+DECISIONS_DROPPED = Counter(
+    "pgw_decisions_dropped_total",
+    "Decision-log lines dropped (writer behind, or the store failed): lost for evaluation.",
+)
+
 _CACHE_RESULTS = {CacheResult.HIT: "hit", CacheResult.MISS: "miss", CacheResult.STALE: "stale"}
 
 

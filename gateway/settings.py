@@ -244,14 +244,30 @@ class Settings(BaseSettings):
         description="JSON-lines decision log for off-policy evaluation; unset disables it.",
     )
     decision_log_queue: int = Field(default=10_000, ge=1)
+    events_redis_url: str | None = Field(
+        default=None,
+        description="Durable Redis (append-only file, noeviction; never the cache's) for the "
+        "reward outbox and the decision stream (decision 0017). Unset: the SQLite outbox and "
+        "the JSON-lines decision log, local files (the demo).",
+    )
     events_outbox_path: Path = Field(
         default=Path(".cache/feedback/outbox.sqlite3"),
-        description="SQLite reward outbox (used when PGW_REDIS_URL is unset).",
+        description="SQLite reward outbox (used when PGW_EVENTS_REDIS_URL is unset).",
     )
     events_stream: str = Field(
         default="rewards",
         pattern=r"^[A-Za-z0-9_.:-]+$",
         description="Redis Stream of the reward outbox, under PGW_CACHE_NAMESPACE.",
+    )
+    events_decisions_stream: str = Field(
+        default="decisions",
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Redis Stream of decisions and feedback lines, under PGW_CACHE_NAMESPACE.",
+    )
+    events_write_timeout_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Longest a response waits for its decision lines to reach the stream.",
     )
     events_consumer: str | None = Field(
         default=None, description="Redis consumer name; host and pid when unset."
