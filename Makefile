@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 GRAPHIQL := gateway/graphiql
 
-.PHONY: demo test lint fmt typecheck setup browser promtool assets schema clean chaos bench soak node-tools
+.PHONY: demo test lint fmt typecheck setup browser promtool assets schema clean chaos bench soak diagram node-tools
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -83,10 +83,10 @@ soak: setup
 # document; writes tests/security/results/fuzz.{md,json}), schemathesis against the live
 # stack, and graphql-cop when GRAPHQL_COP_DIR points at a checkout of it. Under 10 minutes.
 .PHONY: fuzz
-FUZZ_EXAMPLES ?= 300
+FUZZ_EXAMPLES ?= 200
 fuzz: setup
-	timeout --kill-after=10 240 $(PY) -m tests.security.campaign --examples $(FUZZ_EXAMPLES)
-	timeout --kill-after=10 240 $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
+	timeout --kill-after=10 200 $(PY) -m tests.security.campaign --examples $(FUZZ_EXAMPLES)
+	timeout --kill-after=10 300 $(PY) -m pytest -q -p no:cacheprovider -o timeout=280 tests/fuzz
 	if [ -n "$(GRAPHQL_COP_DIR)" ]; then \
 	  timeout --kill-after=10 100 $(PY) -m tests.security.graphql_cop "$(GRAPHQL_COP_DIR)"; fi
 
@@ -108,3 +108,13 @@ schema: $(VENV)/.synced
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(GRAPHIQL)/node_modules $(GRAPHIQL)/dist $(NODE_TOOLS)/node_modules
+
+# The layout picture (docs/architecture/layout.svg) rendered from its Graphviz source, with the
+# source's sha256 written into it: tests/test_architecture_diagram.py fails when they drift.
+diagram:
+	@command -v dot >/dev/null || { \
+	  echo "installing Debian graphviz for the layout diagram"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; }
+	dot -Tsvg docs/architecture/layout.dot \
+	  | sed "1a <!-- layout.dot sha256: $$(sha256sum docs/architecture/layout.dot | cut -d' ' -f1) -->" \
+	  > docs/architecture/layout.svg

@@ -23,6 +23,7 @@ import random
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,7 +52,9 @@ def run(pages: int, rounds: int, base: Path | None, profile: bool, out: Path) ->
 
     operation = load_operation("discovery")
     gateways_n = 2 if base else 1
-    viewers = iter(demo_users(WARM_UP_VIEWERS * gateways_n + pages * (rounds * gateways_n + 1), 3))
+    viewers = iter(
+        demo_users(WARM_UP_VIEWERS * gateways_n + pages * (rounds * gateways_n + 3) + 1, 3)
+    )
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
     def requests(n: int, token: Any) -> list[tuple[bytes, dict[str, str]]]:
@@ -126,8 +129,8 @@ def _profile(
     requests: list[tuple[bytes, dict[str, str]]],
     logs: Path,
 ) -> dict[str, Any]:
-    spy = shutil.which("py-spy")
-    if spy is None:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
         return {"error": "py-spy not installed"}
     raw = logs / "scratch.profile.txt"
     url, pid = gateway

@@ -53,7 +53,7 @@ from clients.errors import (
 from clients.observe import CallObserver, NoopObserver
 from clients.readthrough import Answers, Slot, read_through, revalidate
 from clients.results import CacheResult, Fetched
-from clients.retry import build_retrying
+from clients.retry import build_retrying, is_retryable
 from clients.singleflight import SingleFlight
 
 __all__ = ["DEFAULT_RESERVE_S", "BackendClient", "fingerprint", "map_backend_errors"]
@@ -440,8 +440,23 @@ class BackendClient:
 
     async def retried(self, call: Call[Any]) -> tuple[Any, int]:
         """The retry layer: attempts (tenacity) while the call is idempotent, the failure
-        retryable and the deadline long enough; the value and the number of attempts."""
-        attempts = 0
+        retryable and the deadline long enough; the value and the number of attempts.
+
+        The first attempt runs bare: nearly every call succeeds at once, and building the
+        tenacity controller and its futures cost a visible share of a page's CPU (the
+        profile in ``bench/measured/scratch.md``). Only a retryable failure of an
+        idempotent call enters the policy, whose first attempt then re-raises that failure
+        without touching the network, so waits, stops and retry reports are exactly the
+        policy's.
+        """
+        try:
+            return await self.attempt(call), 1
+        except BackendError as exc:
+            if not (call.idempotent and is_retryable(exc) and self.config.retry.max_retries):
+                exc.attempts = 1
+                raise
+            first: BackendError | None = exc
+        attempts = 1
 
         def on_retry(state: RetryCallState) -> None:
             self.observer.on_retry(self.name, call.endpoint)
@@ -458,6 +473,9 @@ class BackendClient:
         try:
             async for attempt in retrying:
                 with attempt:
+                    if first is not None:
+                        failed, first = first, None
+                        raise failed
                     attempts += 1
                     value = await self.attempt(call)
         except BackendError as exc:

@@ -32,6 +32,7 @@ from strawberry.extensions import SchemaExtension
 
 from clients.cache import ResponseCache
 from gateway.asgi_body import read_body, replaying
+from gateway.document_manifest import normalise_id
 from gateway.request_reading import (
     STATE_KEY,
     GraphQLRequest,
@@ -160,9 +161,17 @@ def _is_sha(sha: str) -> bool:
 
 
 class _Refusal(Exception):
-    def __init__(self, status: int, message: str, code: str) -> None:
+    def __init__(
+        self, status: int, message: str, code: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.code = status, message, code
+        self.headers = dict(headers or {})
+
+
+#: APQ's "send the text" answer must not be cached by anything between client and gateway:
+#: the next request with the same hash may well be known (decision 0019).
+_NOT_FOUND_HEADERS = {"Cache-Control": "private, no-cache"}
 
 
 _NOT_TRUSTED = _Refusal(
@@ -174,11 +183,22 @@ class PersistedQueryMiddleware:
     """Reads the request once, turns a persisted-query request into an ordinary one, or
     refuses it (GraphQL-shaped); stores an APQ registration once it validated."""
 
-    def __init__(self, app: ASGIApp, *, path: str, mode: Mode, store: PersistedQueryStore) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        path: str,
+        mode: Mode,
+        store: PersistedQueryStore,
+        documents: Mapping[str, str] | None = None,
+    ) -> None:
+        """``documents``: persisted documents by id (``documentId``), beyond the store's
+        sha256 keys (a Relay manifest's md5 ids, for example)."""
         self.app = app
         self.path = path
         self.mode = mode
         self.store = store
+        self.documents = dict(documents or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
@@ -215,6 +235,8 @@ class PersistedQueryMiddleware:
     ) -> tuple[GraphQLRequest, tuple[str, str] | None]:
         """Fill in ``query`` from the hash (or check it); and the registration to store
         once the document validated, if any."""
+        if request.document_id is not None:
+            return await self._document(request), None
         if self.mode == "off":
             return request, None
         extensions = request.extensions or {}
@@ -240,8 +262,28 @@ class PersistedQueryMiddleware:
         if known is None:
             if self.mode == "trusted":
                 raise _NOT_TRUSTED
-            raise _Refusal(200, "PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
+            raise _Refusal(
+                200, "PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND", _NOT_FOUND_HEADERS
+            )
         return request.with_query(known), None
+
+    async def _document(self, request: GraphQLRequest) -> GraphQLRequest:
+        """``documentId`` (GraphQL over HTTP's persisted documents): the known document it
+        names, by manifest id or sha256 (``sha256:<hex>`` or bare)."""
+        if self.mode == "off":
+            raise _Refusal(400, "Persisted documents are turned off here.", "BAD_REQUEST")
+        if request.query is not None:
+            raise _Refusal(400, "Send either `documentId` or `query`, not both.", "BAD_REQUEST")
+        document_id = normalise_id(str(request.document_id))
+        known = self.documents.get(document_id) or await self.store.get(document_id)
+        if known is None:
+            raise _Refusal(
+                400,
+                f"No persisted document with id {document_id[:80]!r}.",
+                "PERSISTED_DOCUMENT_NOT_FOUND",
+                _NOT_FOUND_HEADERS,
+            )
+        return request.with_query(known)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -252,5 +294,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 async def _refuse(refusal: _Refusal, scope: Scope, receive: Receive, send: Send) -> None:
-    response = graphql_error(refusal.status, refusal.message, refusal.code, accept=accept_of(scope))
+    response = graphql_error(
+        refusal.status, refusal.message, refusal.code, refusal.headers, accept=accept_of(scope)
+    )
     await response(scope, receive, send)

@@ -168,7 +168,7 @@ header { background: #1d1d1f; color: #fff; padding: 12px 24px; display: flex; ga
 header h1 { font-size: 18px; margin: 0; }
 header form { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
 header input[type=number] { width: 7em; }
-main { padding: 16px 24px; display: grid; gap: 24px; }
+main { padding: 16px 24px; display: grid; gap: 24px; grid-template-columns: minmax(0, 1fr); }
 .surface { background: #fff; border-radius: 12px; padding: 16px; }
 .surface h2 { margin: 0 0 8px; font-size: 20px; }
 .badge { display: inline-block; border-radius: 8px; padding: 1px 8px; font-size: 12px;

@@ -18,8 +18,9 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-#: The request parameters of GraphQL over HTTP; each may appear at most once.
-PARAMETERS = ("query", "operationName", "variables", "extensions")
+#: The request parameters of GraphQL over HTTP (``documentId``: a persisted document's id,
+#: decision 0019); each may appear at most once.
+PARAMETERS = ("query", "operationName", "variables", "extensions", "documentId")
 _KEYS = tuple(f'"{name}"'.encode() for name in PARAMETERS)
 #: Where the reading is kept for the view (``scope["state"]``).
 STATE_KEY = "graphql_request"
@@ -41,6 +42,7 @@ class GraphQLRequest:
     operation_name: str | None = None
     variables: dict[str, Any] | None = None
     extensions: dict[str, Any] | None = None
+    document_id: str | None = None
 
     def with_query(self, query: str) -> GraphQLRequest:
         return replace(self, query=query)
@@ -59,7 +61,10 @@ def _typed(values: dict[str, Any]) -> GraphQLRequest:
     extensions = values.get("extensions")
     if not isinstance(extensions, dict | None):
         raise RequestRefused("The GraphQL operation's `extensions` must be an object or null.")
-    return GraphQLRequest(query, name, variables, extensions)
+    document_id = values.get("documentId")
+    if not isinstance(document_id, str | None):
+        raise RequestRefused("The GraphQL operation's `documentId` must be a string or null.")
+    return GraphQLRequest(query, name, variables, extensions, document_id)
 
 
 def _json(text: str | bytes, what: str) -> Any:

@@ -26,7 +26,7 @@ What a hit shares, and what it does not:
   overload does not switch the page cache off.
 
 The cache is per process and bounded (entries, LRU, TTL): a hit is a dictionary lookup of
-Python objects, which no shared store could offer, and pages are big (~50 KB each).
+Python objects, which no shared store could offer, and pages are big (tens of kilobytes each).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from cachetools import TLRUCache
 
-from resolvers.engine import BuiltSection, SurfaceInputs
+from resolvers.engine import BuiltSection
 from resolvers.request import PageReport, PageRequest
 
 __all__ = ["CachedPage", "PageCache"]
@@ -104,8 +104,9 @@ class PageCache:
         return 0 if self._pages is None else len(self._pages)
 
     @staticmethod
-    def key(request: PageRequest, inputs: SurfaceInputs) -> Hashable:
+    def key(request: PageRequest) -> Hashable:
         """Everything the build of this page reads from the request."""
+        inputs = request.inputs
         return (
             inputs.surface.value,
             request.user_id,

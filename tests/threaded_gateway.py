@@ -18,13 +18,21 @@ from tests.live import free_port
 
 
 @contextlib.contextmanager
-def serving(tmp_path: Path, fakes: FakeBackends | None = None, **overrides: Any) -> Iterator[str]:
-    """Yields the gateway's base URL (``http://127.0.0.1:PORT``); ``overrides`` are settings."""
+def serving(
+    tmp_path: Path,
+    fakes: FakeBackends | None = None,
+    *,
+    real: tuple[str, ...] = (),
+    **overrides: Any,
+) -> Iterator[str]:
+    """Yields the gateway's base URL (``http://127.0.0.1:PORT``); ``overrides`` are settings;
+    the backends in ``real`` are reached over the network at their ``base_url``."""
     import uvicorn
 
     fakes = fakes or FakeBackends()
     settings = gateway_settings(tmp_path, fakes, **{"rate_limit_enabled": False, **overrides})
-    app = create_app(settings, transports=fakes.transports)
+    transports = {k: v for k, v in fakes.transports.items() if k not in real}
+    app = create_app(settings, transports=transports)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -9,7 +9,7 @@ inlined), and a text is compiled — from its own bytes, so it answers its own a
 is hot from the start) and the text itself came back (so a flood of one-off spellings
 compiles nothing), into a bounded LRU of compiled plans, as mercurius's ``jit`` does.
 ``CompiledPath.execute`` then runs it exactly where Strawberry's ``schema.execute`` would
-run, so everything around it is unchanged — the router's context getter (token verification,
+run, so everything around it is unchanged — the view's context getter (token verification,
 rate limiting, the viewer), the 401/429/4xx handlers, ``process_result`` and orjson encoding
 — and the schema's own extensions run through Strawberry's own ``SchemaExtensionsRunner``
 with a real ``ExecutionContext``: ``OperationSpan``, ``RequestMetrics``, ``AccessLog`` see

@@ -21,7 +21,7 @@ from gateway.document_manifest import (
     sha256_hex,
 )
 from gateway.settings import Settings
-from tests.gateway.conftest import GatewayFactory
+from tests.gateway.conftest import HELSINKI, GatewayFactory
 
 DOC = "query Mine { __typename }"
 
@@ -85,3 +85,64 @@ async def test_trusted_mode_runs_a_manifest_document(
         assert response.json()["data"] == {"__typename": "Query"}
         other = await gw.client.post("/graphql", json={"query": "query Other { __typename }"})
         assert other.json()["errors"][0]["extensions"]["code"] == "OPERATION_NOT_TRUSTED"
+
+
+# -- documentId -------------------------------------------------------------------------------
+
+DISCOVERY_FEED = next(d for d in shipped_documents() if "query DiscoveryFeed" in d)
+
+
+async def test_document_id_runs_a_shipped_operation_by_its_sha256(
+    make_gateway: GatewayFactory,
+) -> None:
+    variables = {"location": HELSINKI}
+    sha = sha256_hex(DISCOVERY_FEED)
+    async with make_gateway() as gw:
+        for document_id in (sha, f"sha256:{sha}"):
+            response = await gw.client.post(
+                "/graphql", json={"documentId": document_id, "variables": variables}
+            )
+            assert response.status_code == 200, response.text
+            assert response.json()["data"]["discovery"]["sections"]
+        over_get = await gw.client.get(
+            "/graphql", params={"documentId": sha, "variables": json.dumps(variables)}
+        )
+        assert over_get.status_code == 200, over_get.text
+        assert over_get.json()["data"]["discovery"]["sections"]
+
+
+async def test_document_id_from_a_relay_manifest_in_trusted_mode(
+    make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "persisted_queries.json"
+    path.write_text(json.dumps({"5e9d0c3a": DOC}), encoding="utf-8")
+    async with make_gateway(persisted_queries="trusted", persisted_documents=path) as gw:
+        response = await gw.client.post("/graphql", json={"documentId": "5e9d0c3a"})
+        assert response.status_code == 200, response.text
+        assert response.json()["data"] == {"__typename": "Query"}
+
+
+async def test_unknown_or_ambiguous_document_ids_are_refused(
+    make_gateway: GatewayFactory,
+) -> None:
+    async with make_gateway() as gw:
+        unknown = await gw.client.post("/graphql", json={"documentId": "nope"})
+        assert unknown.status_code == 400
+        assert unknown.json()["errors"][0]["extensions"]["code"] == "PERSISTED_DOCUMENT_NOT_FOUND"
+        assert unknown.headers["cache-control"] == "private, no-cache"
+        both = await gw.client.post("/graphql", json={"documentId": "x", "query": DOC})
+        assert both.status_code == 400
+        wrong = await gw.client.post("/graphql", json={"documentId": 7})
+        assert wrong.status_code == 400
+
+
+async def test_apq_not_found_is_never_cached(make_gateway: GatewayFactory) -> None:
+    apq = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "a" * 64}}}
+    async with make_gateway() as gw:
+        response = await gw.client.post("/graphql", json=apq)
+        assert response.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+        assert response.headers["cache-control"] == "private, no-cache"
+        over_get = await gw.client.get(
+            "/graphql", params={"extensions": json.dumps(apq["extensions"])}
+        )
+        assert over_get.headers["cache-control"] == "private, no-cache"
