@@ -41,6 +41,7 @@ from gateway.compiled.view import CompiledExecutionMixin
 from gateway.extensions import DebugTimings, code_errors
 from gateway.feedback import Feedback, open_feedback
 from gateway.graphiql import graphiql_html, mount_graphiql_assets
+from gateway.incremental import IncrementalDeliveryMixin
 from gateway.limits import Limits, limit_extensions
 from gateway.logs import AccessLog, configure_logging, trace_id_from
 from gateway.media import (
@@ -184,7 +185,9 @@ class RateLimited(Exception):
         self.retry_after_s = retry_after_s
 
 
-class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
+class GatewayGraphQL(
+    CompiledExecutionMixin, IncrementalDeliveryMixin, GraphQL[GatewayContext, None]
+):
     """Strawberry's ASGI view, served as a plain route, with orjson both ways.
 
     Strawberry's FastAPI router would resolve the context through FastAPI's dependency
@@ -289,6 +292,12 @@ def gateway_schema(limits: Limits) -> Any:
     would only grow the heap (and the garbage collector's pauses) in tests.
     """
     return build_schema(_extensions(limits), error_processor=code_errors)
+
+
+@functools.cache
+def gateway_incremental_schema(limits: Limits) -> Any:
+    """The same schema with ``@defer``/``@stream``, for the documents using them (0021)."""
+    return build_schema(_extensions(limits), error_processor=code_errors, incremental=True)
 
 
 @functools.cache
@@ -402,6 +411,7 @@ def create_app(
 
     schema = gateway_schema(settings.limits())
     graphql = GatewayGraphQL(schema, context_getter=get_context, graphiql=settings.graphiql_enabled)
+    graphql.incremental_schema = gateway_incremental_schema(settings.limits())
     if settings.compiled_execution:
         # The shipped operations skip graphql-core's executor: compiled once at start-up
         # into projectors over the page objects (gateway/compiled; decision 0008).

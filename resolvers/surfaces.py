@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from clients.contracts import ItemEntity, Location, VenueEntity
 from clients.contracts.common import Surface
@@ -20,7 +21,14 @@ from clients.deadline import Deadline
 from clients.errors import BackendError
 from resolvers import materialise as mat
 from resolvers.cursor import decode_cursor, encode_cursor
-from resolvers.engine import BuiltSection, PageBuild, Services, SurfaceInputs, observed
+from resolvers.engine import (
+    BuiltSection,
+    InstantPart,
+    PageBuild,
+    Services,
+    SurfaceInputs,
+    observed,
+)
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.events.tracker import SectionTracker
 from resolvers.experiments import assignments
@@ -48,6 +56,7 @@ from resolvers.page import (
     VenuePage,
 )
 from resolvers.page_cache import PageCache
+from resolvers.progressive import ProgressiveDiscoveryPage, instant_page, progressive_page
 from resolvers.references import References
 from resolvers.request import PageRequest, PageTrace, local_time
 
@@ -152,7 +161,11 @@ class Surfaces:
         return request
 
     async def _build(
-        self, request: PageRequest, inputs: SurfaceInputs, audience: Audience
+        self,
+        request: PageRequest,
+        inputs: SurfaceInputs,
+        audience: Audience,
+        on_instant: Callable[[InstantPart], None] | None = None,
     ) -> tuple[list[BuiltSection], bool]:
         pages = self._pages
         key = pages.key(request, inputs) if pages.enabled else None
@@ -160,7 +173,7 @@ class Surfaces:
             return cached.replay(request.trace, inputs.surface.value), False
         plan = self._plans.surface(inputs.surface)
         build = PageBuild(self._services, request, plan, inputs, audience=audience)
-        page = await build.run()
+        page = await build.run(on_instant)
         if key is not None:
             request.trace.page_cache = "miss"
             pages.put(key, page.sections, request.trace, degraded=page.degraded)
@@ -186,6 +199,41 @@ class Surfaces:
             request_id=request.request_id,
             sections=self._sections(request, Surface.DISCOVERY, built),
             degraded=degraded,
+        )
+
+    async def discovery_progressive(
+        self, viewer: Viewer, lat: float, lon: float
+    ) -> ProgressiveDiscoveryPage:
+        """The Discovery page as soon as its instant sections are built, its personalised
+        sections resolving later, under the same deadline and fallbacks (decision 0021)."""
+        location = validate_location(lat, lon)
+        request = self._request(Surface.DISCOVERY, viewer, location)
+        audience = Audience(location=location, now=request.local_now)
+        loop = asyncio.get_running_loop()
+        first: asyncio.Future[InstantPart] = loop.create_future()
+
+        def on_instant(part: InstantPart) -> None:
+            if not first.done():
+                first.set_result(part)
+
+        build = loop.create_task(
+            self._build(request, SurfaceInputs(Surface.DISCOVERY), audience, on_instant)
+        )
+        waiting: set[asyncio.Future[Any]] = {first, build}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        surface = Surface.DISCOVERY.value
+        if build.done():
+            built, degraded = build.result()
+            sections = self._sections(request, Surface.DISCOVERY, built)
+            return instant_page(request.request_id, sections, degraded)
+        order = self._plans.surface(Surface.DISCOVERY).section_order
+        point = order.decision_point if order is not None else None
+        return progressive_page(
+            request.request_id,
+            first.result(),
+            build,
+            lambda b, i: _section(b, self._tracker.section(request, surface, b, i)),
+            lambda shown: self._tracker.page(request, surface, point, shown),
         )
 
     # -- category -----------------------------------------------------------------------------
