@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 GRAPHIQL := gateway/graphiql
 
-.PHONY: demo test lint fmt typecheck setup browser assets schema clean chaos bench soak node-tools
+.PHONY: demo test lint fmt typecheck setup browser promtool assets schema clean chaos bench soak diagram node-tools
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -19,11 +19,12 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 setup: $(VENV)/.synced assets node-tools
 
-# GraphiQL's assets come from the npm registry at set-up, never from a CDN at page load.
-assets: $(GRAPHIQL)/node_modules/.installed
-$(GRAPHIQL)/node_modules/.installed: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json
-	cd $(GRAPHIQL) && npm ci --no-audit --no-fund --loglevel=error
-	@touch $@
+# GraphiQL's bundle is built at set-up from the npm registry (esbuild; dist/ is gitignored and
+# carried by the wheel), never loaded from a CDN at page load.
+assets: $(GRAPHIQL)/dist/graphiql.js
+$(GRAPHIQL)/dist/graphiql.js: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json \
+		$(GRAPHIQL)/build.mjs $(GRAPHIQL)/src/main.jsx
+	cd $(GRAPHIQL) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 # Node tooling the suite drives (federation composition, Hive Gateway, Apollo Client 4, the
 # graphql-http audit), from tests/node/package-lock.json (decisions 0019, 0020, 0021).
@@ -39,10 +40,16 @@ browser:
 	  echo "installing Debian chromium for the browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# promtool (Debian's prometheus package) checks the alert rules (tests/test_monitoring.py).
+promtool:
+	@command -v promtool >/dev/null || { \
+	  echo "installing Debian prometheus for promtool"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
 demo: setup
 	$(PY) -m gateway demo
 
-test: setup browser lint
+test: setup browser promtool lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # Every backend × fault (down, hang, 500, malformed, slow, flapping) plus a Redis outage,
@@ -68,6 +75,25 @@ soak: setup
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	timeout --kill-after=30 480 $(PY) -m bench.load --soak $(SOAK_ARGS)
 
+# The learning loop against a simulated population (decision 0018): hierarchical vs flat
+# priors vs uniform random, live over HTTP and in process, and the off-policy check over 20
+# seeds; writes docs/results/simulation.{json,png}. Bounded by the timeout; long on a busy
+# machine (20,000 pages per live policy). The fast version is tests/simulation in make test.
+# Hostile clients (decision 0016): the hostile-document campaign (every DoS class, CPU per
+# document; writes tests/security/results/fuzz.{md,json}), schemathesis against the live
+# stack, and graphql-cop when GRAPHQL_COP_DIR points at a checkout of it. Under 10 minutes.
+.PHONY: fuzz
+FUZZ_EXAMPLES ?= 300
+fuzz: setup
+	timeout --kill-after=10 240 $(PY) -m tests.security.campaign --examples $(FUZZ_EXAMPLES)
+	timeout --kill-after=10 240 $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
+	if [ -n "$(GRAPHQL_COP_DIR)" ]; then \
+	  timeout --kill-after=10 100 $(PY) -m tests.security.graphql_cop "$(GRAPHQL_COP_DIR)"; fi
+
+.PHONY: simulate
+simulate: setup
+	timeout --kill-after=30 7200 $(PY) -m backends simulate $(SIM_ARGS)
+
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -81,4 +107,14 @@ schema: $(VENV)/.synced
 	$(PY) -m gateway schema export
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(GRAPHIQL)/node_modules $(NODE_TOOLS)/node_modules
+	rm -rf $(VENV) $(TOOLS) $(GRAPHIQL)/node_modules $(GRAPHIQL)/dist $(NODE_TOOLS)/node_modules
+
+# The layout picture (docs/architecture/layout.svg) rendered from its Graphviz source, with the
+# source's sha256 written into it: tests/test_architecture_diagram.py fails when they drift.
+diagram:
+	@command -v dot >/dev/null || { \
+	  echo "installing Debian graphviz for the layout diagram"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; }
+	dot -Tsvg docs/architecture/layout.dot \
+	  | sed "1a <!-- layout.dot sha256: $$(sha256sum docs/architecture/layout.dot | cut -d' ' -f1) -->" \
+	  > docs/architecture/layout.svg

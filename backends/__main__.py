@@ -1,4 +1,5 @@
-"""CLI: ``python -m backends serve NAME|all [--port P]``, ``train``, ``snapshot``, ``evaluate``."""
+"""CLI: ``python -m backends serve NAME|all [--port P]``, ``train``, ``snapshot``, ``evaluate``,
+``simulate``."""
 
 from __future__ import annotations
 
@@ -23,6 +24,19 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("evaluate", help="hit rate@10 of the models vs popularity on held-out orders")
     p_snap = sub.add_parser("snapshot", help="write the gateway's cold-start popularity snapshot")
     p_snap.add_argument("--out", default="gateway/data/reference_snapshot.json")
+    p_sim = sub.add_parser(
+        "simulate", help="the learning loop against a simulated population (decision 0018)"
+    )
+    p_sim.add_argument("--impressions", type=int, default=20_000)
+    p_sim.add_argument("--seed", type=int, default=1)
+    p_sim.add_argument("--policies", default="hierarchical,flat,uniform")
+    p_sim.add_argument("--concurrency", type=int, default=3, help="pages in flight per policy")
+    p_sim.add_argument("--ope-seeds", type=int, default=20)
+    p_sim.add_argument("--no-live", action="store_true", help="in process only (no HTTP)")
+    p_sim.add_argument(
+        "--budget-s", type=float, default=None, help="wall-clock bound of each live run"
+    )
+    p_sim.add_argument("--out", default="docs/results")
     args = parser.parse_args(argv)
 
     if args.command == "serve":
@@ -57,6 +71,24 @@ def main(argv: list[str] | None = None) -> int:
 
         print(json.dumps(evaluate(get_ranker()), indent=2))
         return 0
+    if args.command == "simulate":
+        from pathlib import Path
+
+        from backends.simulation.run import Options
+        from backends.simulation.run import main as simulate
+
+        return simulate(
+            Options(
+                impressions=args.impressions,
+                seed=args.seed,
+                policies=tuple(p for p in args.policies.split(",") if p),
+                concurrency=args.concurrency,
+                ope_seeds=args.ope_seeds,
+                live=not args.no_live,
+                budget_s=args.budget_s,
+                out=Path(args.out),
+            )
+        )
     if args.command == "snapshot":
         from backends.snapshot import write_snapshot
 

@@ -82,8 +82,8 @@ class _FaultMiddleware:
     """The injected faults, as a plain ASGI middleware.
 
     ``@app.middleware("http")`` (Starlette's ``BaseHTTPMiddleware``) runs every request
-    through a task group and wrapped body streams: ~0.35 ms of a reference backend's CPU per
-    call, on the core the benchmark's backends share. Faults are the same: a delay first,
+    through a task group and wrapped body streams, a cost per call paid on the core the
+    benchmark's backends share (decision 0015, "Figures"). Faults are the same: a delay first,
     then a hang, an error status or a malformed body, each as configured.
     """
 

@@ -2,8 +2,8 @@
 
 Only orders outside the held-out test split feed these statistics, so evaluating on the
 held-out orders measures generalisation, not memorisation. Everything is a handful of
-``bincount``/``unique`` calls over ~50k orders, cheap enough (≈0.1 s) to recompute in each
-process instead of caching yet another file.
+``bincount``/``unique`` calls over the training orders, cheap enough to recompute in each
+process instead of caching yet another file (decision 0015, "Figures").
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from gateway.compiled.roots import root_caller
 from gateway.compiled.serving import CompiledPath
 from gateway.limits import Limits
 from gateway.logs import configure_logging
-from resolvers import Viewer
+from resolvers import RequestScope, Viewer
 from resolvers import page as pg
 from schema import GatewayContext
 
@@ -175,8 +175,8 @@ class PreparedSurfaces:
 
 
 def context(surfaces: PreparedSurfaces) -> GatewayContext:
-    viewer = Viewer(request_id="bench", user_id=None, arrived=time.monotonic())
-    return GatewayContext(surfaces=surfaces, viewer=viewer)  # type: ignore[arg-type]
+    scope = RequestScope.arrived_at(Viewer(request_id="bench", user_id=None), time.monotonic())
+    return GatewayContext(surfaces=surfaces, scope=scope)  # type: ignore[arg-type]
 
 
 def discovery_document() -> str:

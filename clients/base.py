@@ -1,19 +1,20 @@
 """The resilience layer every backend client shares.
 
-:class:`BackendClient` owns one pooled ``httpx.AsyncClient`` per backend and wraps each call
-in, from the outside in::
+:class:`BackendClient` owns one pooled ``httpx.AsyncClient`` per backend. A call is one
+frozen :class:`clients.call.Call` (decision 0022), built by :meth:`BackendClient.prepare`
+and passed through thin layers, from the outside in::
 
-    cache (fresh hit → no network)
-    └── single-flight (identical concurrent calls share one request)
-        └── retries (tenacity: idempotent calls, connect/429/503, within the deadline)
-            └── circuit breaker (fail fast while the backend is failing)
-                └── one HTTP attempt bounded by deadline.budget_for(timeout, reserve)
-                    └── validation with the contract's pydantic model
+    send      cache (clients.readthrough: fresh hit → no network; stale on failure)
+    shared    single-flight (identical concurrent calls share one fetch and its store)
+    retried   retries (tenacity: idempotent calls, connect/429/503, within the deadline)
+    attempt   circuit breaker + one HTTP attempt bounded by the call's deadline
+              └── validation with the contract's pydantic model
 
-On failure a stale cache entry, if any, is served as ``STALE`` instead of raising. Every
-httpx / pydantic exception is translated once, in :func:`map_backend_errors`; callers only
-ever see :class:`clients.errors.BackendError` subclasses.
-"""
+Batched (``clients.batching``) and per-entity (``clients.catalog``) calls use the same cache
+logic through :meth:`BackendClient.read_through` and report through :meth:`record` /
+:meth:`observe`. Every httpx / pydantic exception is translated once, in
+:func:`map_backend_errors`; callers only ever see :class:`clients.errors.BackendError`
+subclasses."""
 
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 import httpx
 import orjson
@@ -38,6 +39,7 @@ from tenacity import RetryCallState
 
 from clients.breaker import BreakerState, CircuitBreaker
 from clients.cache import ResponseCache
+from clients.call import UNCACHED, CachePolicy, Call
 from clients.config import BackendConfig
 from clients.deadline import Deadline
 from clients.errors import (
@@ -49,14 +51,16 @@ from clients.errors import (
     CallOutcome,
 )
 from clients.observe import CallObserver, NoopObserver
+from clients.readthrough import Answers, Slot, read_through, revalidate
 from clients.results import CacheResult, Fetched
-from clients.retry import build_retrying
+from clients.retry import build_retrying, is_retryable
 from clients.singleflight import SingleFlight
 
 __all__ = ["DEFAULT_RESERVE_S", "BackendClient", "fingerprint", "map_backend_errors"]
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
+V = TypeVar("V")
 
 _tracer = trace.get_tracer("pgw.clients")
 log = logging.getLogger(__name__)
@@ -189,7 +193,7 @@ class BackendClient:
     # -- lifetime ---------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        self._ensure_open()
+        self.ensure_open()
         return self
 
     async def __aexit__(
@@ -217,7 +221,7 @@ class BackendClient:
         time out together and open the breaker on a healthy backend. Not counted by the
         breaker or the observer.
         """
-        self._ensure_open()
+        self.ensure_open()
 
         async def one() -> bool:
             try:
@@ -233,7 +237,7 @@ class BackendClient:
     def closed(self) -> bool:
         return self._state is _State.CLOSED
 
-    def _ensure_open(self) -> None:
+    def ensure_open(self) -> None:
         if self._state is _State.CLOSED:
             raise RuntimeError(f"{self.name} client is closed")
 
@@ -242,6 +246,49 @@ class BackendClient:
     def cache_key(self, endpoint: str, *parts: Any) -> str:
         """A cache key for this backend's ``endpoint`` from JSON-able parts."""
         return f"{self.name}:{endpoint}:v1:{fingerprint(*parts)}"
+
+    @property
+    def cache_policy(self) -> CachePolicy:
+        """How this backend's answers are cached (``cache_ttl_s`` None: not at all)."""
+        config = self.config
+        return CachePolicy(config.cache_ttl_s, config.stale_ttl_s, config.negative_ttl_s)
+
+    def prepare(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        model: type[M] | None,
+        deadline: Deadline,
+        *,
+        json: BaseModel | None = None,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool = True,
+        cache_key: str | None = None,
+        reserve_s: float = DEFAULT_RESERVE_S,
+        expect_status: int | None = None,
+    ) -> Call[M]:
+        """The frozen :class:`~clients.call.Call` the layers of :meth:`send` read: the body
+        encoded, the headers merged, the reserve folded into the deadline."""
+        content = json.model_dump_json().encode() if json is not None else None
+        request_headers = {**_DEFAULT_HEADERS, **(headers or {})}
+        if content is not None:
+            request_headers["content-type"] = "application/json"
+        return Call(
+            backend=self.name,
+            endpoint=endpoint,
+            method=method,
+            path=path,
+            model=model,
+            deadline=deadline.reserved(reserve_s),
+            content=content,
+            params=params,
+            headers=request_headers,
+            idempotent=idempotent,
+            cache_key=cache_key,
+            expect_status=expect_status,
+        )
 
     async def call(
         self,
@@ -281,101 +328,25 @@ class BackendClient:
         Raises:
             BackendError: the call failed and no stale entry could stand in.
         """
+        call = self.prepare(
+            endpoint,
+            method,
+            path,
+            model,
+            deadline,
+            json=json,
+            params=params,
+            headers=headers,
+            idempotent=idempotent,
+            cache_key=cache_key,
+            reserve_s=reserve_s,
+        )
         with _tracer.start_as_current_span(
             f"{self.name} {endpoint}",
             kind=SpanKind.CLIENT,
             attributes={"pgw.backend": self.name, "pgw.endpoint": endpoint},
         ):
-            return await self._call(
-                endpoint,
-                method,
-                path,
-                model,
-                deadline,
-                json=json,
-                params=params,
-                headers=headers,
-                idempotent=idempotent,
-                cache_key=cache_key,
-                reserve_s=reserve_s,
-            )
-
-    async def _call(
-        self,
-        endpoint: str,
-        method: str,
-        path: str,
-        model: type[M],
-        deadline: Deadline,
-        *,
-        json: BaseModel | None,
-        params: Mapping[str, str | int] | None,
-        headers: Mapping[str, str] | None,
-        idempotent: bool,
-        cache_key: str | None,
-        reserve_s: float,
-    ) -> Fetched[M]:
-        self._ensure_open()
-        started = time.perf_counter()
-        content = json.model_dump_json().encode() if json is not None else None
-        ttl = self.config.cache_ttl_s
-        store_key = cache_key if ttl is not None else None
-        use_cache = store_key is not None
-        stale: M | None = None
-
-        if store_key is not None and ttl is not None:
-            entry = await self.cache.get(store_key, ttl)
-            if entry is not None:
-                cached = _revalidate(model, entry[0])
-                if cached is not None and entry[1]:
-                    return self._done(endpoint, started, "ok", CacheResult.HIT, 0, cached)
-                stale = cached
-
-        async def fetch() -> tuple[M, int]:
-            value, attempts = await self._fetch(
-                endpoint,
-                method,
-                path,
-                model,
-                deadline,
-                content,
-                params,
-                headers,
-                idempotent,
-                reserve_s,
-            )
-            if store_key is not None and ttl is not None:
-                await self.cache.set(
-                    store_key,
-                    value if self.cache.stores_objects else value.model_dump(mode="json"),
-                    ttl,
-                    stale_ttl_s=self.config.stale_ttl_s,
-                )
-            return value, attempts
-
-        flight_key = cache_key
-        if flight_key is None and idempotent:
-            flight_key = f"{method} {path} {_digest(params, content)}"
-        try:
-            if deadline.budget_for(self.config.timeout_s, reserve_s) <= 0:
-                raise BackendTimeout(self.name, endpoint, "no time left in the deadline")
-            if flight_key is None:
-                value, attempts = await fetch()
-            else:
-                value, attempts = await self._await_shared(
-                    self._flight.do(flight_key, fetch), endpoint, deadline, reserve_s
-                )
-        except BackendError as exc:
-            if stale is not None and not isinstance(exc, BackendRejected):
-                log.info("%s: serving stale (%s)", self.name, exc)
-                return self._done(
-                    endpoint, started, exc.outcome, CacheResult.STALE, exc.attempts, stale
-                )
-            cache_result = CacheResult.MISS if use_cache else CacheResult.BYPASS
-            self._observe(endpoint, started, exc.outcome, cache_result, exc.attempts)
-            raise
-        cache_result = CacheResult.MISS if use_cache else CacheResult.BYPASS
-        return self._done(endpoint, started, "ok", cache_result, attempts, value)
+            return cast(Fetched[M], await self.send(call))
 
     async def call_no_content(
         self,
@@ -395,30 +366,183 @@ class BackendClient:
 
         Never cached or shared; retried only if ``idempotent``.
         """
-        self._ensure_open()
-        started = time.perf_counter()
-        try:
-            if deadline.budget_for(self.config.timeout_s, reserve_s) <= 0:
-                raise BackendTimeout(self.name, endpoint, "no time left in the deadline")
-            _, attempts = await self._fetch(
-                endpoint,
-                method,
-                path,
-                None,
-                deadline,
-                json.model_dump_json().encode() if json is not None else None,
-                params,
-                headers,
-                idempotent,
-                reserve_s,
-                expect_status=expect_status,
-            )
-        except BackendError as exc:
-            self._observe(endpoint, started, exc.outcome, CacheResult.BYPASS, exc.attempts)
-            raise
-        return self._done(endpoint, started, "ok", CacheResult.BYPASS, attempts, None)
+        call: Call[Any] = self.prepare(
+            endpoint,
+            method,
+            path,
+            None,
+            deadline,
+            json=json,
+            params=params,
+            headers=headers,
+            idempotent=idempotent,
+            reserve_s=reserve_s,
+            expect_status=expect_status,
+        )
+        return cast(Fetched[None], await self.send(call))
 
-    # -- internals --------------------------------------------------------------------------
+    # -- the layers ---------------------------------------------------------------------------
+
+    async def send(self, call: Call[M]) -> Fetched[M | None]:
+        """The cache layer: a fresh entry, or the fetch below (shared, retried, guarded by
+        the breaker); a stale entry when that fails. Reports the call to the observer."""
+        self.ensure_open()
+        started = time.perf_counter()
+        model = call.model
+        cached = call.cache_key is not None and model is not None
+        policy = self.cache_policy if cached else UNCACHED
+
+        def check(value: Any) -> M | None:
+            return revalidate(model, value) if model is not None else None
+
+        async def fetch(_todo: list[int]) -> dict[int, tuple[Any, int]]:
+            return {0: await self.retried(call)}
+
+        [slot] = await read_through(
+            self.cache,
+            policy,
+            [call.cache_key or ""],
+            check,
+            fetch,
+            run=lambda thunk: self.shared(call, thunk),
+        )
+        if slot.error is not None:
+            if slot.cache is CacheResult.STALE:
+                log.info("%s: serving stale (%s)", self.name, slot.error)
+                return self.record(
+                    call.endpoint,
+                    started,
+                    slot.error.outcome,
+                    slot.cache,
+                    slot.attempts,
+                    slot.value,
+                )
+            self.observe(call.endpoint, started, slot.error.outcome, slot.cache, slot.attempts)
+            raise slot.error
+        return self.record(call.endpoint, started, "ok", slot.cache, slot.attempts, slot.value)
+
+    async def shared(self, call: Call[Any], thunk: Callable[[], Awaitable[R]]) -> R:
+        """The single-flight layer: identical concurrent calls (same cache key, or same
+        idempotent request) share one ``thunk``; each waits no longer than its own budget.
+        Fails fast when the deadline leaves no time for an attempt."""
+        if call.budget(self.config.timeout_s) <= 0:
+            raise BackendTimeout(self.name, call.endpoint, "no time left in the deadline")
+        key = call.cache_key
+        if key is None and call.idempotent and call.expect_status is None:
+            key = f"{call.method} {call.path} {_digest(call.params, call.content)}"
+        if key is None:
+            return await thunk()
+        try:
+            async with asyncio.timeout(call.deadline.remaining()):
+                return await self._flight.do(key, thunk)
+        except TimeoutError as exc:
+            raise BackendTimeout(self.name, call.endpoint, "deadline passed while waiting") from exc
+
+    async def retried(self, call: Call[Any]) -> tuple[Any, int]:
+        """The retry layer: attempts (tenacity) while the call is idempotent, the failure
+        retryable and the deadline long enough; the value and the number of attempts.
+
+        The first attempt runs bare: nearly every call succeeds at once, and building the
+        tenacity controller and its futures cost a visible share of a page's CPU (the
+        profile in ``bench/measured/scratch.md``). Only a retryable failure of an
+        idempotent call enters the policy, whose first attempt then re-raises that failure
+        without touching the network, so waits, stops and retry reports are exactly the
+        policy's.
+        """
+        try:
+            return await self.attempt(call), 1
+        except BackendError as exc:
+            if not (call.idempotent and is_retryable(exc) and self.config.retry.max_retries):
+                exc.attempts = 1
+                raise
+            first: BackendError | None = exc
+        attempts = 1
+
+        def on_retry(state: RetryCallState) -> None:
+            self.observer.on_retry(self.name, call.endpoint)
+
+        retrying = build_retrying(
+            self.config.retry,
+            call.deadline,
+            timeout_s=self.config.timeout_s,
+            reserve_s=0.0,
+            idempotent=call.idempotent,
+            on_retry=on_retry,
+        )
+        value: Any = None
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    if first is not None:
+                        failed, first = first, None
+                        raise failed
+                    attempts += 1
+                    value = await self.attempt(call)
+        except BackendError as exc:
+            exc.attempts = attempts
+            raise
+        return value, attempts
+
+    async def attempt(self, call: Call[Any]) -> Any:
+        """The breaker and one HTTP attempt bounded by the deadline's budget; the answer
+        validated with the call's model."""
+        budget = call.budget(self.config.timeout_s)
+        endpoint = call.endpoint
+        if budget <= 0:
+            raise BackendTimeout(self.name, endpoint, "no time left in the deadline")
+        permit = self.breaker.before_call(endpoint)
+        headers = dict(call.headers or _DEFAULT_HEADERS)
+        inject(headers)  # W3C traceparent of the current span, when tracing is on
+        try:
+            with map_backend_errors(self.name, endpoint):
+                async with asyncio.timeout(budget):
+                    request = httpx.Request(
+                        call.method,
+                        self._url(call.path),
+                        params=call.params,
+                        content=call.content,
+                        headers=headers,
+                        extensions={
+                            "timeout": httpx.Timeout(
+                                budget, connect=min(self.config.connect_timeout_s, budget)
+                            ).as_dict()
+                        },
+                    )
+                    response = await self._send(request)
+                    model = call.model
+                    if (
+                        call.expect_status is not None
+                        and response.status_code == call.expect_status
+                    ):
+                        value: Any = None
+                    elif response.is_success and model is not None:
+                        value = model.model_validate_json(response.content)
+                    else:
+                        raise status_error(self.name, endpoint, response.status_code)
+        except BackendRejected:
+            self.breaker.release(permit)
+            raise
+        except BackendError:
+            self.breaker.record_failure(permit)
+            raise
+        except BaseException:
+            self.breaker.release(permit)
+            raise
+        self.breaker.record_success(permit)
+        return value
+
+    async def read_through(
+        self,
+        keys: Sequence[str],
+        check: Callable[[Any], V | None],
+        fetch: Callable[[list[int]], Awaitable[Answers]],
+    ) -> list[Slot[V]]:
+        """This backend's cache in front of ``fetch`` (:func:`clients.readthrough.read_through`)
+        for batched and per-entity calls: one slot per key."""
+        self.ensure_open()
+        return await read_through(self.cache, self.cache_policy, keys, check, fetch)
+
+    # -- transport ----------------------------------------------------------------------------
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` through the pooled transport and read the whole body.
@@ -453,125 +577,9 @@ class BackendClient:
             url = self._urls[path] = merged
         return url
 
-    async def _await_shared(
-        self, shared: Awaitable[R], endpoint: str, deadline: Deadline, reserve_s: float
-    ) -> R:
-        """Wait for a shared call, but no longer than this caller's own budget."""
-        try:
-            async with asyncio.timeout(max(deadline.remaining() - reserve_s, 0.0)):
-                return await shared
-        except TimeoutError as exc:
-            raise BackendTimeout(self.name, endpoint, "deadline passed while waiting") from exc
+    # -- reporting ----------------------------------------------------------------------------
 
-    async def _fetch(
-        self,
-        endpoint: str,
-        method: str,
-        path: str,
-        model: type[M] | None,
-        deadline: Deadline,
-        content: bytes | None,
-        params: Mapping[str, str | int] | None,
-        headers: Mapping[str, str] | None,
-        idempotent: bool,
-        reserve_s: float,
-        *,
-        expect_status: int | None = None,
-    ) -> tuple[Any, int]:
-        """Run the attempts (with retries); returns the value and the number of attempts."""
-        request_headers = {**_DEFAULT_HEADERS, **(headers or {})}
-        if content is not None:
-            request_headers["content-type"] = "application/json"
-        attempts = 0
-
-        def on_retry(state: RetryCallState) -> None:
-            self.observer.on_retry(self.name, endpoint)
-
-        retrying = build_retrying(
-            self.config.retry,
-            deadline,
-            timeout_s=self.config.timeout_s,
-            reserve_s=reserve_s,
-            idempotent=idempotent,
-            on_retry=on_retry,
-        )
-        value: Any = None
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    attempts += 1
-                    value = await self._attempt(
-                        endpoint,
-                        method,
-                        path,
-                        model,
-                        deadline,
-                        content,
-                        params,
-                        request_headers,
-                        reserve_s,
-                        expect_status,
-                    )
-        except BackendError as exc:
-            exc.attempts = attempts
-            raise
-        return value, attempts
-
-    async def _attempt(
-        self,
-        endpoint: str,
-        method: str,
-        path: str,
-        model: type[M] | None,
-        deadline: Deadline,
-        content: bytes | None,
-        params: Mapping[str, str | int] | None,
-        headers: Mapping[str, str],
-        reserve_s: float,
-        expect_status: int | None,
-    ) -> Any:
-        """One HTTP attempt under the breaker, bounded by the deadline's budget."""
-        budget = deadline.budget_for(self.config.timeout_s, reserve_s)
-        if budget <= 0:
-            raise BackendTimeout(self.name, endpoint, "no time left in the deadline")
-        permit = self.breaker.before_call(endpoint)
-        headers = dict(headers)
-        inject(headers)  # W3C traceparent of the current span, when tracing is on
-        try:
-            with map_backend_errors(self.name, endpoint):
-                async with asyncio.timeout(budget):
-                    request = httpx.Request(
-                        method,
-                        self._url(path),
-                        params=params,
-                        content=content,
-                        headers=headers,
-                        extensions={
-                            "timeout": httpx.Timeout(
-                                budget, connect=min(self.config.connect_timeout_s, budget)
-                            ).as_dict()
-                        },
-                    )
-                    response = await self._send(request)
-                    if expect_status is not None and response.status_code == expect_status:
-                        value: Any = None
-                    elif response.is_success and model is not None:
-                        value = model.model_validate_json(response.content)
-                    else:
-                        raise status_error(self.name, endpoint, response.status_code)
-        except BackendRejected:
-            self.breaker.release(permit)
-            raise
-        except BackendError:
-            self.breaker.record_failure(permit)
-            raise
-        except BaseException:
-            self.breaker.release(permit)
-            raise
-        self.breaker.record_success(permit)
-        return value
-
-    def _done(
+    def record(
         self,
         endpoint: str,
         started: float,
@@ -580,10 +588,10 @@ class BackendClient:
         attempts: int,
         value: R,
     ) -> Fetched[R]:
-        elapsed = self._observe(endpoint, started, outcome, cache, attempts)
+        elapsed = self.observe(endpoint, started, outcome, cache, attempts)
         return Fetched(value=value, cache=cache, elapsed_ms=elapsed * 1000, attempts=attempts)
 
-    def _observe(
+    def observe(
         self,
         endpoint: str,
         started: float,
@@ -616,16 +624,3 @@ class BackendClient:
             self.observer.on_breaker_state(self.name, state)
         except Exception:  # pragma: no cover
             log.exception("observer failed")
-
-
-def _revalidate(model: type[M], value: Any) -> M | None:
-    """A cached value as ``model``, or ``None`` if it no longer fits (contract moved).
-
-    The in-memory cache hands back the validated object itself: nothing to do.
-    """
-    if isinstance(value, model):
-        return value
-    try:
-        return model.model_validate(value)
-    except pydantic.ValidationError:
-        return None

@@ -5,13 +5,13 @@
 
 1. every request's cache key is the one its single call uses (``cache_key(endpoint,
    *cache_parts(req))``), so single and batched calls share entries;
-2. fresh entries are served from the cache (``HIT``), in one ``get_many``;
+2. the cache in front is the client's own :meth:`BackendClient.read_through` (the logic of
+   single calls): fresh entries in one ``get_many`` (``HIT``), each answer stored under its
+   own key in one ``set_many``, a stale entry (``STALE``) for a request whose call failed
+   (never for a rejection);
 3. the rest go to the batch endpoint, at most ``max_requests`` per call (several calls run
    concurrently), through :meth:`BackendClient.call` (breaker, deadline, retries when the
-   endpoint is idempotent), and each answer is cached under its own key in one ``set_many``;
-4. when a call fails, each of its requests gets its stale entry if one is kept (``STALE``,
-   as the single call would serve it), otherwise the error; a rejection (4xx) is never
-   covered by a stale entry. An answer with the wrong number of responses is
+   endpoint is idempotent). An answer with the wrong number of responses is
    :class:`BackendMalformed` for all of that call's requests.
 
 Each request is reported to the observer under the single endpoint's name (``rank``), with
@@ -25,13 +25,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from clients.base import DEFAULT_RESERVE_S, BackendClient, _revalidate
+from clients.base import DEFAULT_RESERVE_S, BackendClient
 from clients.deadline import Deadline
-from clients.errors import BackendError, BackendMalformed, BackendRejected
+from clients.errors import BackendError, BackendMalformed
+from clients.readthrough import Answers, revalidate
 from clients.results import CacheResult, Fetched
 
 __all__ = ["BatchEndpoint", "fetch_many"]
@@ -89,41 +90,55 @@ async def fetch_many(
     A failure is returned in the request's place, not raised; a request with a stale entry
     gets that entry instead (except on a rejection), as its single call would.
     """
-    client._ensure_open()
     started = time.perf_counter()
-    ttl = client.config.cache_ttl_s
-    keys = (
-        [client.cache_key(spec.endpoint, *spec.cache_parts(r)) for r in reqs]
-        if ttl is not None
-        else []
-    )
-    results: list[Fetched[Resp] | BackendError | None] = [None] * len(reqs)
-    stale: dict[int, Resp] = {}
-    if ttl is not None and keys:
-        found = await client.cache.get_many(keys, ttl)
-        for n, key in enumerate(keys):
-            entry = found.get(key)
-            if entry is None:
-                continue
-            value = _revalidate(spec.response, entry[0])
-            if value is None:
-                continue
-            if entry[1]:
-                results[n] = client._done(spec.endpoint, started, "ok", CacheResult.HIT, 0, value)
-            else:
-                stale[n] = value
-    missing = [n for n, result in enumerate(results) if result is None]
-    size = max(spec.max_requests, 1)
-    chunks = [missing[i : i + size] for i in range(0, len(missing), size)]
-    fetches = [
-        _fetch_batch(client, spec, reqs, chunk, keys, stale, results, deadline, headers, reserve_s)
-        for chunk in chunks
-    ]
-    if len(fetches) == 1:
-        await fetches[0]
-    elif fetches:
-        await asyncio.gather(*fetches)
-    return [r for r in results if r is not None]
+    if client.cache_policy.enabled:
+        keys = [client.cache_key(spec.endpoint, *spec.cache_parts(r)) for r in reqs]
+    else:
+        keys = [""] * len(reqs)  # nothing read or stored: no key to compute
+
+    def check(value: Any) -> Resp | None:
+        return revalidate(spec.response, value)
+
+    async def fetch(todo: list[int]) -> Answers:
+        size = max(spec.max_requests, 1)
+        chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+        answers: dict[int, tuple[Any, int]] = {}
+        calls = [
+            _fetch_batch(client, spec, reqs, chunk, deadline, headers, reserve_s)
+            for chunk in chunks
+        ]
+        for part in [await calls[0]] if len(calls) == 1 else await asyncio.gather(*calls):
+            answers.update(part)
+        return answers
+
+    slots = await client.read_through(keys, check, fetch)
+    results: list[Fetched[Resp] | BackendError] = []
+    served_stale: BackendError | None = None
+    for slot in slots:
+        if slot.error is None:
+            assert slot.value is not None
+            results.append(
+                client.record(spec.endpoint, started, "ok", slot.cache, slot.attempts, slot.value)
+            )
+        elif slot.value is not None:
+            served_stale = slot.error
+            results.append(
+                client.record(
+                    spec.endpoint,
+                    started,
+                    slot.error.outcome,
+                    CacheResult.STALE,
+                    slot.error.attempts,
+                    slot.value,
+                )
+            )
+        else:
+            client.observe(spec.endpoint, started, slot.error.outcome, slot.cache, slot.attempts)
+            results.append(slot.error)
+    if served_stale is not None:
+        stale = sum(1 for slot in slots if slot.cache is CacheResult.STALE)
+        log.info("%s: serving %d stale (%s)", client.name, stale, served_stale)
+    return results
 
 
 async def _fetch_batch(
@@ -131,18 +146,12 @@ async def _fetch_batch(
     spec: BatchEndpoint[Req, Resp, Batch],
     reqs: Sequence[Req],
     slots: list[int],
-    keys: Sequence[str],
-    stale: Mapping[int, Resp],
-    results: list[Fetched[Resp] | BackendError | None],
     deadline: Deadline,
     headers: Mapping[str, str] | None,
     reserve_s: float,
-) -> None:
-    """One batch call for ``reqs[slot]`` of each slot; ``results[slot]`` gets the answer,
-    the stale entry when the call failed and one is kept, or the error."""
-    started = time.perf_counter()
-    ttl = client.config.cache_ttl_s
-    cache = CacheResult.MISS if ttl is not None else CacheResult.BYPASS
+) -> Answers:
+    """One batch call for ``reqs[slot]`` of each slot: each slot's answer, or the call's
+    error for all of them."""
     batch = [reqs[n] for n in slots]
     try:
         fetched = await client.call(
@@ -165,28 +174,5 @@ async def _fetch_batch(
                 attempts=fetched.attempts,
             )
     except BackendError as exc:
-        served_stale = 0
-        for n in slots:
-            if n in stale and not isinstance(exc, BackendRejected):
-                served_stale += 1
-                results[n] = client._done(
-                    spec.endpoint, started, exc.outcome, CacheResult.STALE, exc.attempts, stale[n]
-                )
-            else:
-                client._observe(spec.endpoint, started, exc.outcome, cache, exc.attempts)
-                results[n] = exc
-        if served_stale:
-            log.info("%s: serving %d stale (%s)", client.name, served_stale, exc)
-        return
-    if ttl is not None:
-        stores_objects = client.cache.stores_objects
-        await client.cache.set_many(
-            {
-                keys[n]: r if stores_objects else r.model_dump(mode="json")
-                for n, r in zip(slots, responses, strict=True)
-            },
-            ttl,
-            stale_ttl_s=client.config.stale_ttl_s,
-        )
-    for n, response in zip(slots, responses, strict=True):
-        results[n] = client._done(spec.endpoint, started, "ok", cache, fetched.attempts, response)
+        return {n: (exc, exc.attempts) for n in slots}
+    return {n: (r, fetched.attempts) for n, r in zip(slots, responses, strict=True)}

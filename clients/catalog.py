@@ -4,6 +4,7 @@ Batch lookups are cached per entity, not per request: a page asking for venues `
 after another asked for ``b, c, d`` sends only ``a`` to the backend. Ids the catalog reports
 ``missing`` are remembered for ``negative_ttl_s`` so unknown ids do not hit it every time.
 When the backend fails, entities whose cache entries are stale still come back (``STALE``).
+The cache logic is the client's own :meth:`BackendClient.read_through`, one key per entity.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
-import pydantic
 from pydantic import BaseModel
 
 from clients.base import DEFAULT_RESERVE_S, BackendClient
@@ -32,6 +32,7 @@ from clients.contracts.catalog import (
 )
 from clients.deadline import Deadline
 from clients.errors import BackendError
+from clients.readthrough import Answers, revalidate
 from clients.results import CacheResult, Fetched
 
 __all__ = ["MAX_BATCH", "CatalogClient"]
@@ -182,107 +183,71 @@ class CatalogClient(BackendClient):
         headers: Mapping[str, str] | None,
         reserve_s: float,
     ) -> Fetched[dict[str, E]]:
-        self._ensure_open()
         started = time.perf_counter()
         wanted = list(dict.fromkeys(ids))
-        ttl = self.config.cache_ttl_s
-        found: dict[str, E] = {}
-        stale: dict[str, E] = {}
-        known_missing: set[str] = set()
+        keys = [self.entity_key(spec.kind, i) for i in wanted]
 
-        if ttl is not None and wanted:
-            keys = {self.entity_key(spec.kind, i): i for i in wanted}
-            for key, (value, fresh) in (await self.cache.get_many(keys, ttl)).items():
-                entity_id = keys[key]
-                if value is None:
-                    known_missing.add(entity_id)
-                    continue
-                entity = _revalidate(spec.entity, value)
-                if entity is None:
-                    continue
-                (found if fresh else stale)[entity_id] = entity
+        def check(value: Any) -> E | None:
+            return revalidate(spec.entity, value)
 
-        to_fetch = [i for i in wanted if i not in found and i not in known_missing]
-        if not to_fetch:
-            cache = CacheResult.HIT if ttl is not None else CacheResult.BYPASS
-            return self._done(spec.endpoint, started, "ok", cache, 0, _ordered(wanted, found))
-
-        chunks = [to_fetch[i : i + MAX_BATCH] for i in range(0, len(to_fetch), MAX_BATCH)]
-        results = await asyncio.gather(
-            *(
-                self.call(
-                    spec.endpoint,
-                    "POST",
-                    spec.path,
-                    spec.batch,
-                    deadline,
-                    json=BatchGetRequest(ids=chunk),
-                    headers=headers,
-                    reserve_s=reserve_s,
-                )
-                for chunk in chunks
-            ),
-            return_exceptions=True,
-        )
-
-        errors: list[BackendError] = []
-        fetched: dict[str, E] = {}
-        missing: list[str] = []
-        attempts = 0
-        for result in results:
-            if isinstance(result, BackendError):
-                errors.append(result)
-                attempts = max(attempts, result.attempts)
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                entities, batch_missing = spec.unpack(result.value)
-                fetched.update((spec.key_of(e), e) for e in entities)
-                missing.extend(batch_missing)
-                attempts = max(attempts, result.attempts)
-
-        if ttl is not None:
-            await self.cache.set_many(
-                {
-                    self.entity_key(spec.kind, k): (
-                        e if self.cache.stores_objects else e.model_dump(mode="json")
+        async def fetch(todo: list[int]) -> Answers:
+            asked = [wanted[n] for n in todo]
+            chunks = [asked[i : i + MAX_BATCH] for i in range(0, len(asked), MAX_BATCH)]
+            results = await asyncio.gather(
+                *(
+                    self.call(
+                        spec.endpoint,
+                        "POST",
+                        spec.path,
+                        spec.batch,
+                        deadline,
+                        json=BatchGetRequest(ids=chunk),
+                        headers=headers,
+                        reserve_s=reserve_s,
                     )
-                    for k, e in fetched.items()
-                },
-                ttl,
-                stale_ttl_s=self.config.stale_ttl_s,
+                    for chunk in chunks
+                ),
+                return_exceptions=True,
             )
-            if missing and self.config.negative_ttl_s > 0:
-                await self.cache.set_many(
-                    {self.entity_key(spec.kind, i): None for i in missing},
-                    self.config.negative_ttl_s,
-                )
+            answers: dict[int, tuple[Any, int]] = {}
+            position = dict(zip(asked, todo, strict=True))
+            for chunk, result in zip(chunks, results, strict=True):
+                if isinstance(result, BackendError):
+                    answers.update((position[i], (result, result.attempts)) for i in chunk)
+                elif isinstance(result, BaseException):
+                    raise result
+                else:
+                    entities, missing = spec.unpack(result.value)
+                    for entity in entities:
+                        n = position.get(spec.key_of(entity))
+                        if n is not None:
+                            answers[n] = (entity, result.attempts)
+                    # ids the catalog reports missing are remembered as such (None)
+                    answers.update(
+                        (position[i], (None, result.attempts)) for i in missing if i in position
+                    )
+            return answers
 
-        found.update(fetched)
+        if not wanted:
+            slots = []
+        else:
+            slots = await self.read_through(keys, check, fetch)
+        found = {
+            i: slot.value for i, slot in zip(wanted, slots, strict=True) if slot.value is not None
+        }
+        errors = [slot.error for slot in slots if slot.error is not None]
+        attempts = max((slot.attempts for slot in slots), default=0)
+        if all(slot.cache is CacheResult.HIT for slot in slots):
+            cache = CacheResult.HIT if self.cache_policy.enabled else CacheResult.BYPASS
+            return self.record(spec.endpoint, started, "ok", cache, 0, found)
         if not errors:
-            cache = CacheResult.MISS if ttl is not None else CacheResult.BYPASS
-            return Fetched(_ordered(wanted, found), cache, _ms(started), attempts)
+            cache = CacheResult.MISS if self.cache_policy.enabled else CacheResult.BYPASS
+            return Fetched(found, cache, _ms(started), attempts)
         # Degraded: serve what is at hand (fresh hits, other batches, stale entries).
-        for entity_id in to_fetch:
-            if entity_id not in found and entity_id in stale:
-                found[entity_id] = stale[entity_id]
         if not found:
             raise errors[0]
-        return Fetched(_ordered(wanted, found), CacheResult.STALE, _ms(started), attempts)
-
-
-def _ordered(wanted: list[str], found: dict[str, E]) -> dict[str, E]:
-    return {i: found[i] for i in wanted if i in found}
+        return Fetched(found, CacheResult.STALE, _ms(started), attempts)
 
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
-
-
-def _revalidate(model: type[E], value: Any) -> E | None:
-    if isinstance(value, model):
-        return value
-    try:
-        return model.model_validate(value)
-    except pydantic.ValidationError:
-        return None

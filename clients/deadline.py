@@ -1,8 +1,10 @@
 """Request deadlines: one absolute point in (monotonic) time that every backend call respects.
 
-A request starts a :class:`Deadline` once (middleware, from the surface's latency budget) and
-hands it down. Each backend call then asks :meth:`Deadline.budget_for` how long it may take:
-``min(backend timeout, remaining - reserve)``. The reserve is kept for fallbacks, hydration and
+A request's deadline is built once, at the edge (``resolvers.RequestScope``: the caller's
+``X-Request-Timeout-Ms`` counted from arrival, narrowed per page to the surface's latency
+budget; decision 0025), and handed down. Each backend call then asks
+:meth:`Deadline.budget_for` how long it may take: ``min(backend timeout, remaining -
+reserve)``. The reserve is kept for fallbacks, hydration and
 serialisation, so a slow backend eats its own budget, never the page's.
 """
 
@@ -62,6 +64,13 @@ class Deadline:
         touching the network.
         """
         return min(timeout_s, self.remaining() - reserve_s)
+
+    def reserved(self, reserve_s: float) -> Deadline:
+        """This deadline ``reserve_s`` earlier: the part of it a backend call may use, the
+        rest kept for the caller's fallbacks, hydration and serialisation."""
+        if not reserve_s:
+            return self
+        return Deadline(self.expires_at - reserve_s, self.clock)
 
     def within(self, seconds: float) -> Deadline:
         """This deadline, or one ``seconds`` from now if that comes earlier."""

@@ -76,12 +76,45 @@ class ReferenceStore:
         ```
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        max_age_s: float | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._popular: dict[str, list[str]] = {}
         self._categories: dict[str, list[CategoryEntity]] = {}
         self._banners: dict[str, list[BannerEntity]] = {}
+        # when each list was current: the snapshot's generated_at, or the refresh that
+        # fetched it (a failed fetch keeps the old list *and* its old time)
+        self._as_of: dict[str, datetime | None] = {}
+        self.max_age_s = max_age_s
+        self._clock = clock
         self.loaded = False
         self.refreshed_at: datetime | None = None
+
+    # -- freshness --------------------------------------------------------------------------
+
+    def age_s(self, what: str) -> float | None:
+        """Seconds since ``what`` (``popular:<key>``, ``banners:<city>``,
+        ``categories:<city>``) was current; ``None`` when unknown or absent."""
+        as_of = self._as_of.get(what)
+        return None if as_of is None else (self._clock() - as_of).total_seconds()
+
+    def is_stale(self, what: str) -> bool:
+        """Older than ``max_age_s`` (an unknown age counts as old); never without a limit."""
+        if self.max_age_s is None:
+            return False
+        age = self.age_s(what)
+        return age is None or age > self.max_age_s
+
+    def popular_is_stale(
+        self, scope: PopularityScope | str, key: str, kind: EntityKind | str
+    ) -> bool:
+        return self.is_stale(f"popular:{popular_key(scope, key, kind)}")
+
+    def banners_are_stale(self, city: str) -> bool:
+        return self.is_stale(f"banners:{city}")
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -108,13 +141,13 @@ class ReferenceStore:
     # -- loading ----------------------------------------------------------------------------
 
     @classmethod
-    def from_snapshot(cls, path: Path) -> ReferenceStore:
+    def from_snapshot(cls, path: Path, *, max_age_s: float | None = None) -> ReferenceStore:
         """A store loaded from ``path``; an absent file leaves it empty (``loaded`` false).
 
         Raises:
             ValueError: the file exists but is not a valid snapshot.
         """
-        store = cls()
+        store = cls(max_age_s=max_age_s)
         store.load_snapshot(path)
         return store
 
@@ -129,16 +162,27 @@ class ReferenceStore:
             snapshot = ReferenceSnapshot.model_validate_json(raw)
         except ValueError as exc:
             raise ValueError(f"invalid reference snapshot {path}: {exc}") from exc
-        self.apply(snapshot)
+        self.apply(snapshot, as_of=snapshot.generated_at)
         self.refreshed_at = snapshot.generated_at
         log.info("reference snapshot %s: %d popularity lists", path, len(snapshot.popular))
         return True
 
-    def apply(self, snapshot: ReferenceSnapshot) -> None:
-        """Merge ``snapshot`` into the store (its lists replace lists of the same key)."""
+    def apply(self, snapshot: ReferenceSnapshot, *, as_of: datetime | None = None) -> None:
+        """Merge ``snapshot`` into the store (its lists replace lists of the same key), each
+        list current as of ``as_of`` (default: the snapshot's ``generated_at``)."""
+        when = as_of if as_of is not None else snapshot.generated_at
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
         self._popular = {**self._popular, **snapshot.popular}
         self._categories = {**self._categories, **snapshot.categories}
         self._banners = {**self._banners, **snapshot.banners}
+        self._as_of.update(
+            {
+                **{f"popular:{k}": when for k in snapshot.popular},
+                **{f"categories:{c}": when for c in snapshot.categories},
+                **{f"banners:{c}": when for c in snapshot.banners},
+            }
+        )
         self.loaded = True
 
     def snapshot(self) -> ReferenceSnapshot:
@@ -219,8 +263,9 @@ class ReferenceStore:
 
         await asyncio.gather(*(city_lists(city) for city in cities))
         if update.popular or update.categories or update.banners:
-            self.apply(update)
-            self.refreshed_at = datetime.now(UTC)
+            now = self._clock()
+            self.apply(update, as_of=now)
+            self.refreshed_at = now
         return ok
 
     async def run_refresh(

@@ -66,6 +66,7 @@ async def open_backends(
     observer: CallObserver | None = None,
     refresh_interval_s: float | None = 60.0,
     refresh_cities: Sequence[str] | None = None,
+    reference_max_age_s: float | None = None,
 ) -> AsyncIterator[Backends]:
     """Open every client, load the reference snapshot and start its background refresh.
 
@@ -77,6 +78,7 @@ async def open_backends(
         observer: receives call / retry / breaker events.
         refresh_interval_s: reference refresh period; ``None`` disables the refresh.
         refresh_cities: cities to refresh; default: the snapshot's cities.
+        reference_max_age_s: reference lists older than this are served as stale.
 
     Example usage:
         ```python
@@ -91,7 +93,7 @@ async def open_backends(
     if missing:
         raise ValueError(f"no configuration for backend(s): {', '.join(missing)}")
     transports = transports or {}
-    reference = ReferenceStore.from_snapshot(snapshot_path)
+    reference = ReferenceStore.from_snapshot(snapshot_path, max_age_s=reference_max_age_s)
 
     async with AsyncExitStack() as stack:
         cache = ResponseCache(cache_config)

@@ -69,6 +69,11 @@ class TokenVerifier:
     def enabled(self) -> bool:
         return self._secret is not None or self._jwks is not None
 
+    def remembers(self, header: str) -> bool:
+        """Whether this header's token was verified recently (no verification work to do)."""
+        _, _, token = header.partition(" ")
+        return token.strip() in self._verified
+
     async def viewer(self, header: str | None) -> str | None:
         """The verified ``sub`` of the bearer token, or None when there is no token."""
         if not header:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from importlib import import_module
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import httpx
 import typer
@@ -35,6 +35,7 @@ TOOL_COMMANDS = {
     "contracts": "tools.pact_verifier:contracts_app",
     "evaluate": "tools.evaluate:evaluate_app",
     "experiments": "tools.experiments_report:experiments_app",
+    "operations": "tools.operations_manifest:operations_app",
     "schema": "tools.schema_check:schema_app",
 }
 
@@ -58,6 +59,8 @@ class WithLazyTools(TyperGroup):
 app = typer.Typer(cls=WithLazyTools, help="GraphQL personalisation gateway.", no_args_is_help=True)
 config_app = typer.Typer(help="The effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+decisions_app = typer.Typer(help="The decision log.", no_args_is_help=True)
+app.add_typer(decisions_app, name="decisions")
 console = Console(stderr=True)
 
 
@@ -194,6 +197,7 @@ def demo(
             http="httptools",
             access_log=False,
             timeout_graceful_shutdown=5,
+            log_config=None,  # uvicorn's lines through gateway.logs' JSON renderer
         )
     finally:
         for proc in procs:
@@ -237,6 +241,54 @@ def config_show() -> None:
         },
     }
     typer.echo(json.dumps(effective, indent=2, sort_keys=True))
+
+
+@decisions_app.command("export")
+def decisions_export(
+    out: Annotated[
+        str, typer.Option(help="JSON-lines file to write; - for standard output.")
+    ] = "-",
+) -> None:
+    """Write the off-policy dataset (decision and feedback lines, oldest first) from the
+    durable decision stream on PGW_EVENTS_REDIS_URL, in the decision log's JSON-lines form."""
+    import asyncio
+
+    from gateway.feedback import decisions_stream_key
+    from gateway.settings import Settings
+    from resolvers.events.decision_stream import export_lines
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+    if not settings.events_redis_url:
+        console.print(
+            "[red]PGW_EVENTS_REDIS_URL is not set:[/red] without it the decision log is the "
+            f"local file PGW_DECISION_LOG_PATH ({settings.decision_log_path})"
+        )
+        raise typer.Exit(code=2)
+    url = settings.events_redis_url
+
+    async def export(handle: BinaryIO) -> int:
+        from clients.redis import redis_client
+
+        redis = redis_client(url, timeout_s=10.0, connect_timeout_s=2.0)
+        lines = 0
+        try:
+            async for line in export_lines(redis, decisions_stream_key(settings)):
+                handle.write(line)
+                lines += 1
+        finally:
+            await redis.aclose()
+        return lines
+
+    if out == "-":
+        written = asyncio.run(export(sys.stdout.buffer))
+        sys.stdout.flush()
+    else:
+        with open(out, "wb") as handle:
+            written = asyncio.run(export(handle))
+    console.print(f"{written} lines exported")
 
 
 def main() -> None:

@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
+
+from schema import gateway_context
 
 log = logging.getLogger("gateway.errors")
 
@@ -39,8 +43,8 @@ def _code_for(error: GraphQLError) -> str | None:
 
 def code_errors(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
     """Give each error a code; mask (and log) the ones nobody meant to send."""
-    context = execution_context.context if execution_context else None
-    request_id = getattr(getattr(context, "viewer", None), "request_id", "-")
+    context = gateway_context(execution_context)
+    request_id = context.viewer.request_id if context is not None else "-"
     for error in errors:
         code = _code_for(error)
         if code is not None:
@@ -54,12 +58,40 @@ def code_errors(errors: list[GraphQLError], execution_context: ExecutionContext 
         error.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
 
 
+#: graphql-core's hints ("Did you mean 'discovery'?"): they name fields introspection hides.
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def error_policy(
+    *, suggestions: bool, max_errors: int
+) -> Callable[[list[GraphQLError], ExecutionContext | None], None]:
+    """``code_errors``, then: no "Did you mean" hints unless introspection is allowed (they
+    would leak the schema it hides), and at most ``max_errors`` errors per response (the
+    last one says how many more there were)."""
+
+    def process(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
+        code_errors(errors, execution_context)
+        if not suggestions:
+            for error in errors:
+                if "Did you mean" in error.message:
+                    error.message = SUGGESTION.sub("", error.message)
+        if len(errors) > max_errors:
+            hidden = len(errors) - max_errors + 1
+            errors[max_errors - 1 :] = [
+                GraphQLError(
+                    f"{hidden} more errors not shown.", extensions={"code": "TOO_MANY_ERRORS"}
+                )
+            ]
+
+    return process
+
+
 class DebugTimings(SchemaExtension):
     """Adds what happened under the hood to ``extensions.debug`` when debug is on."""
 
     def get_results(self) -> dict[str, Any]:
-        context = self.execution_context.context
-        if not getattr(context, "debug", False):
+        context = gateway_context(self.execution_context)
+        if context is None or not context.debug:
             return {}
         viewer = context.viewer
         pages = [
@@ -78,6 +110,6 @@ class DebugTimings(SchemaExtension):
                 ],
                 "failures": list(trace.failures),
             }
-            for trace in viewer.traces
+            for trace in context.report.pages
         ]
         return {"debug": {"requestId": viewer.request_id, "pages": pages}}

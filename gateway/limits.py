@@ -56,6 +56,7 @@ class Limits:
     max_directives: int = 16
     #: field/fragment pairs graphql-core's overlap rule may compare (its cost is per pair)
     max_merge_pairs: int = 3000
+    max_errors: int = 20
 
 
 def _error(message: str, code: str) -> GraphQLError:

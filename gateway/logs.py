@@ -1,4 +1,9 @@
-"""Structured JSON logs: one access line per GraphQL operation, one warning per fallback.
+"""Structured JSON logs: one access line per GraphQL operation, one warning per fallback,
+one ``refused`` line per request refused before execution — and every standard-library
+logger (uvicorn, clients, cache, masked-error tracebacks, events) through the same JSON
+renderer at INFO and above, so a deployment has one log stream. ``RequestIdMiddleware``
+binds the request and trace ids to the context, so every line logged while a request is
+handled carries them.
 
 No personal data: the viewer id is logged only as a keyed hash (stable within a deployment,
 so one viewer's requests can be correlated, but not reversible by enumerating user ids),
@@ -19,34 +24,76 @@ import orjson
 import structlog
 from strawberry.extensions import SchemaExtension
 
+from schema import gateway_context, operation_errors
+
 access_log = structlog.get_logger("gateway.access")
 fallback_log = structlog.get_logger("gateway.fallback")
 
 _HASH_KEY = secrets.token_bytes(16)
 
 
+class _CurrentStdout(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stdout`` is at the time (test runners swap it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+#: Loggers that log every HTTP call at INFO (the clients' own metrics and traces cover it).
+_CHATTY = ("httpx", "httpcore")
+
+
 def configure_logging(*, level: str = "INFO", hash_key: bytes | None = None) -> None:
-    """JSON lines on stdout through the standard library, so uvicorn's logs join them."""
+    """JSON lines on stdout: structlog's loggers and the standard library's, one renderer."""
     global _HASH_KEY
     if hash_key:
         _HASH_KEY = hashlib.blake2b(hash_key, digest_size=16).digest()
+    renderer = structlog.processors.JSONRenderer(serializer=_orjson_text)
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(serializer=_orjson_text),
-        ],
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=False,
     )
+    handler = _CurrentStdout()
+    handler.set_name("pgw-json")
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "pgw-json"]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def _orjson_text(event: Any, **kwargs: Any) -> str:
-    """orjson for the JSON lines (structlog's performance advice; the stdlib encoder was
-    ~1 % of a page-cache hit), as text for the print logger; unknown types via ``default``."""
+    """orjson for the JSON lines (structlog's performance advice; the stdlib encoder's cost is
+    in decision 0015, "Figures"), as text for the print logger; unknown types via
+    ``default``."""
     return orjson.dumps(event, default=kwargs.get("default")).decode()
 
 
@@ -70,26 +117,26 @@ class AccessLog(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
         yield
-        context = self.execution_context.context
-        viewer = getattr(context, "viewer", None)
-        if viewer is None:
+        context = gateway_context(self.execution_context)
+        if context is None:
             return
-        traces = list(viewer.traces)
+        viewer, report = context.viewer, context.report
         fields: dict[str, Any] = {
             "request_id": viewer.request_id,
-            "trace_id": getattr(context, "trace_id", None),
+            "correlation_id": context.correlation_id,
+            "trace_id": context.trace_id,
             "operation": self.execution_context.operation_name,
-            "surface": traces[0].surface if traces else None,
+            "surface": report.pages[0].surface if report.pages else None,
             "viewer": hash_viewer(viewer.user_id),
-            "degraded": any(t.degraded for t in traces),
-            "sources": {k: v for t in traces for k, v in t.sources.items()},
-            "page_cache": traces[0].page_cache if traces else None,
+            "degraded": report.degraded,
+            "sources": report.sources,
+            "page_cache": report.page_cache,
             # the exposure record: one per request, per experiment the viewer is in
-            "experiments": {k: v for t in traces for k, v in t.experiments.items()},
-            "errors": len(getattr(self.execution_context.result, "errors", None) or []),
+            "experiments": report.experiments,
+            "errors": len(operation_errors(self.execution_context)),
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         }
-        for trace in traces:
+        for trace in report.pages:
             for failure in trace.failures:
                 backend, _, rest = failure.partition(":")
                 endpoint, _, cause = rest.rpartition(":")

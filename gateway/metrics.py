@@ -6,18 +6,19 @@ workers; without it, the process's own registry is served. The directory must be
 the first worker starts (an ``emptyDir`` in Kubernetes).
 
 Backend metrics arrive through the clients' ``CallObserver`` hook; request and section
-metrics from the ``RequestMetrics`` extension, which reads the page traces the resolvers
-fill in.
+metrics from the ``RequestMetrics`` extension, which reads the request's report
+(``resolvers.RequestReport``) the resolvers fill in.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from graphql import GraphQLError
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -34,6 +35,9 @@ from strawberry.extensions import SchemaExtension
 from clients.breaker import BreakerState
 from clients.errors import CallOutcome
 from clients.results import CacheResult
+from gateway.operation_names import telemetry_name
+from resolvers import RequestReport
+from schema import gateway_context, operation_errors
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 1.0, 2.5)
 
@@ -95,6 +99,23 @@ DEADLINE_EXCEEDED = Counter(
     ["surface"],
 )
 
+HTTP_REFUSALS = Counter(
+    "pgw_http_refusals_total",
+    "Requests refused before GraphQL execution (401 auth, 413 body size, 429 rate limit, "
+    "persisted-query refusals, malformed HTTP), by status and code.",
+    ["status", "code"],
+)
+
+OUTBOX_PENDING = Gauge(
+    "pgw_events_outbox_pending",
+    "Rewards accepted but not yet delivered to the bandit (the outbox's lag).",
+    multiprocess_mode="livemax",
+)
+DECISIONS_DROPPED = Counter(
+    "pgw_decisions_dropped_total",
+    "Decision-log lines dropped (writer behind, or the store failed): lost for evaluation.",
+)
+
 _CACHE_RESULTS = {CacheResult.HIT: "hit", CacheResult.MISS: "miss", CacheResult.STALE: "stale"}
 
 
@@ -139,8 +160,7 @@ class PrometheusObserver:
         CIRCUIT_STATE.labels(backend).set(int(state))
 
 
-def _outcome(result: Any, degraded: bool) -> str:
-    errors = getattr(result, "errors", None) or []
+def _outcome(errors: Sequence[GraphQLError], degraded: bool) -> str:
     codes = {(e.extensions or {}).get("code") for e in errors}
     if "INTERNAL_SERVER_ERROR" in codes:
         return "error"
@@ -155,16 +175,14 @@ class RequestMetrics(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
         yield
-        context = self.execution_context.context
-        viewer = getattr(context, "viewer", None)
-        traces = list(getattr(viewer, "traces", ()))
-        surface = traces[0].surface if traces else "none"
-        operation = self.execution_context.operation_name or "anonymous"
+        context = gateway_context(self.execution_context)
+        report = context.report if context is not None else RequestReport()
+        surface = report.surface
+        operation = telemetry_name(self.execution_context.operation_name)  # bounded labels
         GRAPHQL_DURATION.labels(operation, surface).observe(time.perf_counter() - started)
-        degraded = any(t.degraded for t in traces)
-        outcome = _outcome(self.execution_context.result, degraded)
+        outcome = _outcome(operation_errors(self.execution_context), report.degraded)
         GRAPHQL_REQUESTS.labels(operation, surface, outcome).inc()
-        for trace in traces:
+        for trace in report.pages:
             for section, source in trace.sources.items():
                 SECTION_SOURCE.labels(trace.surface, section, source).inc()
             if trace.deadline_exceeded:

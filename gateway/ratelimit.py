@@ -92,3 +92,52 @@ class RateLimiter:
     async def aclose(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
+
+
+class FailedTokenGuard:
+    """Invalid or expired tokens cost their client, and a client that spent its budget is
+    refused *before* any verification work (JWKS fetches, signature checks).
+
+    Each failed verification spends one token of the client's ``authfail`` bucket (shared in
+    Redis across replicas); once it is empty, the client is remembered as blocked in this
+    worker until the bucket refills, and its unknown tokens are refused with a 429 without
+    being looked at. Tokens already verified (``TokenVerifier`` remembers them) pass.
+    """
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        quota: Quota,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = 10_000,
+    ) -> None:
+        self._limiter = limiter
+        self._quota = quota
+        self._clock = clock
+        self._max_clients = max_clients
+        self._blocked: dict[str, float] = {}
+
+    def retry_after_s(self, client: str) -> int:
+        """Seconds this client must wait before a token of its is verified again (0: go)."""
+        until = self._blocked.get(client)
+        if until is None:
+            return 0
+        left = until - self._clock()
+        if left <= 0:
+            del self._blocked[client]
+            return 0
+        return max(1, math.ceil(left))
+
+    async def failed(self, client: str) -> int:
+        """Count a failed verification; the wait when the client is now blocked, else 0."""
+        decision = await self._limiter.check(f"authfail:{client}", self._quota)
+        if decision.allowed:
+            return 0
+        if len(self._blocked) >= self._max_clients:
+            now = self._clock()
+            self._blocked = {k: v for k, v in self._blocked.items() if v > now}
+            if len(self._blocked) >= self._max_clients:
+                self._blocked.pop(next(iter(self._blocked)))
+        self._blocked[client] = self._clock() + decision.retry_after_s
+        return max(1, decision.retry_after_s)

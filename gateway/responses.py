@@ -4,6 +4,10 @@ error the same way whichever layer produced it.
 
 A client that asked for ``application/graphql-response+json`` (``gateway/media.py``) gets
 that media type and no ``data`` entry: every refusal here happens before execution.
+
+Such a request never reaches the extensions that count and log operations, so each refusal
+is counted here (``pgw_http_refusals_total``) and logged as one ``refused`` access line,
+which carries the request and trace ids ``RequestIdMiddleware`` binds to the context.
 """
 
 from __future__ import annotations
@@ -12,9 +16,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+import structlog
 from starlette.responses import Response
 
 from gateway.media import CONTENT_TYPES, GRAPHQL_RESPONSE_JSON, response_media_type
+from gateway.metrics import HTTP_REFUSALS
+
+access_log = structlog.get_logger("gateway.access")
 
 
 def graphql_error(
@@ -28,6 +36,8 @@ def graphql_error(
     """A GraphQL-shaped refusal; ``accept`` is the request's ``Accept`` header."""
     media_type = response_media_type(accept)
     body: dict[str, Any] = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    HTTP_REFUSALS.labels(str(status), code).inc()
+    access_log.info("refused", status=status, code=code)
     if media_type != GRAPHQL_RESPONSE_JSON:
         body = {"data": None, **body}
     return Response(

@@ -39,6 +39,8 @@ from typing import Any
 import structlog
 import uvicorn
 
+from gateway.logs import configure_logging
+
 log = structlog.get_logger("gateway.serve")
 
 #: uvicorn's graceful shutdown per worker; the parent waits this plus a margin.
@@ -63,7 +65,7 @@ class _FirstError(logging.Handler):
         self.reason: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self.reason is not None:
+        if self.reason is not None or not record.name.startswith("uvicorn"):
             return
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
@@ -84,6 +86,8 @@ def uvicorn_config(host: str, port: int, workers: int) -> uvicorn.Config:
         http="httptools",
         access_log=False,
         timeout_graceful_shutdown=int(GRACEFUL_S),
+        # uvicorn's loggers propagate to the root, which gateway.logs renders as JSON
+        log_config=None,
     )
 
 
@@ -107,8 +111,10 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
 
 def _run_server(config: uvicorn.Config, sockets: list[socket.socket] | None, ready: Any) -> str:
     """Serve until told to stop; returns "" after a clean run, else the start-up failure."""
+    configure_logging()
     errors = _FirstError()
-    logging.getLogger("uvicorn.error").addHandler(errors)
+    # on the root: gateway.logs (re)configures uvicorn's loggers to propagate there
+    logging.getLogger().addHandler(errors)
     signal.signal(signal.SIGTERM, _ignore)
     signal.signal(signal.SIGINT, _ignore)
     server = _Server(config, ready)

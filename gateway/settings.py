@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, NonNegativeInt, SecretStr, model_validator
+from pydantic import Field, NonNegativeInt, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clients.config import BackendConfig, CacheConfig
@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     reference_refresh_s: float | None = Field(
         default=60.0, gt=0, description="Reference data refresh period; unset disables it."
     )
+    reference_max_age_s: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Reference data (popularity lists, banners) older than this is served as STALE "
+            "on a degraded page; unset: never (the shipped snapshot counts as fresh)."
+        ),
+    )
 
     redis_url: str | None = Field(
         default=None, description="Shared cache; in-memory per process when unset."
@@ -106,6 +114,22 @@ class Settings(BaseSettings):
     page_cache_max_entries: int = Field(
         default=1000, ge=0, description="Pages kept per worker (LRU beyond; ~50 KB each)."
     )
+    shed_degrade_at: int = Field(
+        default=48,
+        ge=0,
+        description="GraphQL requests in flight per worker beyond which pages are built "
+        "cheap: popularity, stale and default sections (gateway/shedding; decision 0024). "
+        "0 turns it off.",
+    )
+    shed_refuse_at: int = Field(
+        default=192,
+        ge=0,
+        description="Requests in flight per worker beyond which the gateway answers 503 "
+        "with Retry-After. 0 turns it off.",
+    )
+    shed_page_ttl_s: float = Field(
+        default=3.0, ge=0, description="How long a page built cheap under overload is reused."
+    )
     gc_thresholds: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt] = Field(
         default=DEFAULT_THRESHOLDS,
         description="The cyclic collector's thresholds after start-up, as a JSON list "
@@ -114,6 +138,24 @@ class Settings(BaseSettings):
     persisted_queries: Literal["apq", "trusted", "off"] = Field(
         default="apq",
         description="apq: documents by text or hash; trusted: only the shipped operations.",
+    )
+    persisted_documents: Path | None = Field(
+        default=None,
+        description="A persisted-document manifest ({id: document}, graphql-codegen's "
+        "persisted-documents.json or Relay's) whose documents are trusted and sent by "
+        "documentId (decision 0019).",
+    )
+    apq_max_entries: int = Field(
+        default=5000,
+        ge=1,
+        le=1_000_000,
+        description="APQ registrations kept in memory per worker, and slots in Redis.",
+    )
+    apq_max_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="APQ document bytes kept in memory."
+    )
+    apq_max_document_bytes: int = Field(
+        default=16 * 1024, ge=256, description="Larger documents run but are not stored."
     )
     introspection: bool = Field(
         default=False,
@@ -136,6 +178,9 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=1000, ge=100, le=100_000)
     max_root_fields: int = Field(default=4, ge=1, le=20)
     max_cost: int = Field(default=25_000, ge=100, le=10_000_000)
+    max_errors: int = Field(
+        default=20, ge=1, le=1000, description="Errors per response (decision 0016)."
+    )
     max_directives: int = Field(
         default=16, ge=0, le=1000, description="Directives per document (decision 0016)."
     )
@@ -170,6 +215,13 @@ class Settings(BaseSettings):
         default=100.0, gt=0, description="Per client IP for anonymous callers."
     )
     rate_limit_anonymous_burst: int = Field(default=300, ge=1)
+    rate_limit_failed_tokens_rps: float = Field(
+        default=0.2,
+        gt=0,
+        description="Invalid or expired tokens per client address; beyond, its unknown tokens "
+        "are refused (429) before any verification (decision 0016).",
+    )
+    rate_limit_failed_tokens_burst: int = Field(default=10, ge=1)
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_leeway_s: float = Field(default=30.0, ge=0)
@@ -182,19 +234,40 @@ class Settings(BaseSettings):
             "Unset elsewhere: derived from PGW_JWT_SECRET, or random per process."
         ),
     )
+    tracking_key_previous: SecretStr | None = Field(
+        default=None,
+        description="The tracking key before a rotation: its ids are still accepted; remove "
+        "it once the events window (24 h) has passed (decision 0016).",
+    )
     decision_log_path: Path | None = Field(
         default=Path(".cache/feedback/decisions.jsonl"),
         description="JSON-lines decision log for off-policy evaluation; unset disables it.",
     )
     decision_log_queue: int = Field(default=10_000, ge=1)
+    events_redis_url: str | None = Field(
+        default=None,
+        description="Durable Redis (append-only file, noeviction; never the cache's) for the "
+        "reward outbox and the decision stream (decision 0017). Unset: the SQLite outbox and "
+        "the JSON-lines decision log, local files (the demo).",
+    )
     events_outbox_path: Path = Field(
         default=Path(".cache/feedback/outbox.sqlite3"),
-        description="SQLite reward outbox (used when PGW_REDIS_URL is unset).",
+        description="SQLite reward outbox (used when PGW_EVENTS_REDIS_URL is unset).",
     )
     events_stream: str = Field(
         default="rewards",
         pattern=r"^[A-Za-z0-9_.:-]+$",
         description="Redis Stream of the reward outbox, under PGW_CACHE_NAMESPACE.",
+    )
+    events_decisions_stream: str = Field(
+        default="decisions",
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Redis Stream of decisions and feedback lines, under PGW_CACHE_NAMESPACE.",
+    )
+    events_write_timeout_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Longest a response waits for its decision lines to reach the stream.",
     )
     events_consumer: str | None = Field(
         default=None, description="Redis consumer name; host and pid when unset."
@@ -227,6 +300,16 @@ class Settings(BaseSettings):
                     data[name] = {**BACKEND_DEFAULTS[name], **given}
         return data
 
+    @field_validator("persisted_documents")
+    @classmethod
+    def _manifest_loads(cls, path: Path | None) -> Path | None:
+        """A manifest that does not load fails at start-up, naming the file."""
+        if path is not None:
+            from gateway.document_manifest import load_manifest
+
+            load_manifest(path)
+        return path
+
     @model_validator(mode="after")
     def _production_is_safe(self) -> Settings:
         if self.environment != "production":
@@ -252,14 +335,25 @@ class Settings(BaseSettings):
             if DEMO_SECRET_PATH.exists() and secret == DEMO_SECRET_PATH.read_text().strip():
                 raise ValueError("PGW_JWT_SECRET is the demo key: refused in production")
         # feedback: tracking ids must verify across replicas and restarts, so never a random
-        # per-process key; a key derived from a (checked) JWT secret is accepted (0007)
-        if self.tracking_key is None and self.jwt_secret is None and not self.local_no_auth:
+        # per-process key, and never one derived from the JWT secret: a key of its own, so
+        # neither leaks or rotates with the other (0007, 0016)
+        if self.tracking_key is None and not self.local_no_auth:
             raise ValueError(
-                "PGW_TRACKING_KEY is required when PGW_ENVIRONMENT=production without "
-                "PGW_JWT_SECRET (it signs tracking ids)"
+                "PGW_TRACKING_KEY is required when PGW_ENVIRONMENT=production (it signs "
+                "tracking ids; a key of its own, not the JWT secret)"
             )
-        if self.tracking_key is not None and len(self.tracking_key.get_secret_value()) < 32:
-            raise ValueError("PGW_TRACKING_KEY must be at least 32 characters in production")
+        for name, value in (
+            ("PGW_TRACKING_KEY", self.tracking_key),
+            ("PGW_TRACKING_KEY_PREVIOUS", self.tracking_key_previous),
+        ):
+            if value is None:
+                continue
+            if len(value.get_secret_value()) < 32:
+                raise ValueError(f"{name} must be at least 32 characters in production")
+            if self.jwt_secret is not None and (
+                value.get_secret_value() == self.jwt_secret.get_secret_value()
+            ):
+                raise ValueError(f"{name} must not be the JWT secret")
         return self
 
     @property
@@ -281,6 +375,11 @@ class Settings(BaseSettings):
             return hmac.new(secret, b"pgw-tracking-key-v1", hashlib.sha256).digest()
         return None
 
+    def previous_tracking_key_bytes(self) -> bytes | None:
+        """The rotated-out tracking key, still accepted (PGW_TRACKING_KEY_PREVIOUS)."""
+        previous = self.tracking_key_previous
+        return previous.get_secret_value().encode() if previous is not None else None
+
     def backend_configs(self) -> dict[str, BackendConfig]:
         return {name: getattr(self, name) for name in BACKEND_NAMES}
 
@@ -294,6 +393,7 @@ class Settings(BaseSettings):
             introspection=self.introspection,
             max_directives=self.max_directives,
             max_merge_pairs=self.max_merge_pairs,
+            max_errors=self.max_errors,
         )
 
     def cache_config(self) -> CacheConfig:

@@ -19,6 +19,10 @@ from opentelemetry.propagate import extract
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from strawberry.extensions import SchemaExtension
 
+from gateway.operation_names import telemetry_name
+from resolvers import RequestReport
+from schema import gateway_context, operation_errors
+
 _tracer = trace.get_tracer("pgw.gateway")
 
 
@@ -69,29 +73,29 @@ class OperationSpan(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         if not tracing_active():
             # Without a tracer provider every span is a no-op, but making one and attaching
-            # it (and the caller's context) still cost ~7 % of a page served from the page
-            # cache. Backends then get no traceparent, as ``clients.base`` documents.
+            # it (and the caller's context) still costs a measurable share of a page served
+            # from the page cache (decision 0015, "Figures"). Backends then get no
+            # traceparent, as ``clients.base`` documents.
             yield
             return
-        context = self.execution_context.context
-        request = getattr(context, "request", None)
+        context = gateway_context(self.execution_context)
+        request = context.request if context is not None else None
         parent = extract(dict(request.headers)) if request is not None else None
         token = otel_context.attach(parent) if parent is not None else None
         try:
             with _tracer.start_as_current_span("graphql", kind=SpanKind.SERVER) as span:
                 yield
                 if span.is_recording():
-                    name = self.execution_context.operation_name or "anonymous"
+                    name = telemetry_name(self.execution_context.operation_name)
                     span.update_name(f"graphql {name}")
-                    viewer = getattr(context, "viewer", None)
-                    traces = list(getattr(viewer, "traces", ()))
-                    errors = getattr(self.execution_context.result, "errors", None) or []
+                    report = context.report if context is not None else RequestReport()
+                    errors = operation_errors(self.execution_context)
                     span.set_attributes(
                         {
                             "graphql.operation.name": name,
-                            "pgw.request_id": getattr(viewer, "request_id", ""),
-                            "pgw.surface": traces[0].surface if traces else "none",
-                            "pgw.degraded": any(t.degraded for t in traces),
+                            "pgw.request_id": context.viewer.request_id if context else "",
+                            "pgw.surface": report.surface,
+                            "pgw.degraded": report.degraded,
                             "pgw.errors": len(errors),
                         }
                     )

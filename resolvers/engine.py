@@ -224,12 +224,12 @@ def _record(
     started: float,
     result: Fetched[Any] | BackendError,
 ) -> None:
-    """A call's timing, and its failure, in the page trace."""
+    """A call's timing, and its failure, in the page report."""
     if isinstance(result, BackendError):
-        request.trace.record(backend, endpoint, started, CacheResult.BYPASS, type(result).__name__)
-        request.trace.failures.append(f"{backend}:{endpoint}:{type(result).__name__}")
+        request.report.record(backend, endpoint, started, CacheResult.BYPASS, type(result).__name__)
+        request.report.failures.append(f"{backend}:{endpoint}:{type(result).__name__}")
     else:
-        request.trace.record(backend, endpoint, started, result.cache, "ok")
+        request.report.record(backend, endpoint, started, result.cache, "ok")
 
 
 class PageBuild:
@@ -346,7 +346,10 @@ class PageBuild:
         reference = self._backends.reference
         if scope is not PopularityScope.VENUE:
             ids = reference.popular(scope, scope_key, section.kind)
-            return None if ids is None else _Step(ids, {})
+            if ids is None:
+                return None
+            # older than the configured freshness: shown, but as STALE on a degraded page
+            return _Step(ids, {}, stale=reference.popular_is_stale(scope, scope_key, section.kind))
         result = await observed(
             self._request,
             "popularity",
@@ -372,18 +375,21 @@ class PageBuild:
         soon as the sections that wait for no retrieval or ranking are built, with the page's
         display order, while the ranking is still in flight."""
         loop = asyncio.get_running_loop()
+        # Shed (past saturation): no retrieval, ranking or bandit call; every section walks
+        # its chain from what needs none — popularity lists, stale entries, defaults.
+        shed = self._request.shed
         retrieval = loop.create_task(
-            self._retrieve([s for s in self.sections if s.content.strategy])
+            self._retrieve([] if shed else [s for s in self.sections if s.content.strategy])
         )
         # the page's decisions (each banner section's, then the section order) in one call
         asks: list[tuple[str, list[str]]] = []
         deciding: list[str] = []
-        for s in self.sections:
+        for s in [] if shed else self.sections:
             if s.content.decision_point and (arms := self._banner_arms()):
                 asks.append((s.content.decision_point, arms))
                 deciding.append(s.id)
         section_order = self._plan.section_order
-        if section_order and len(self.sections) > 1:
+        if section_order and len(self.sections) > 1 and not shed:
             asks.append((section_order.decision_point, [s.id for s in self.sections]))
         ordered = len(asks) > len(deciding)
         decisions_task = loop.create_task(self._decide(asks))
@@ -452,7 +458,7 @@ class PageBuild:
         self._remember(built)
         emptied = dedupe_and_limit(built, dedupe_venues=self._services.plans.dedupe_venues)
         degraded = order_failed or any(b.degraded for b in built)
-        trace = self._request.trace
+        trace = self._request.report
         for section_id in emptied:
             trace.sections[section_id] = "deduplicated"  # built, then hidden: see debug
         trace.surface = self._inputs.surface.value
@@ -643,9 +649,11 @@ class PageBuild:
             if decision is None or isinstance(decision, BackendError):
                 return None
             value = decision.value
+            city = self._request.city
             return _Step(
                 [a.arm for a in value.ranking],
                 {},
+                stale=bool(city) and self._backends.reference.banners_are_stale(city or ""),
                 meta={
                     "decision_id": value.decision_id,
                     "policy_version": value.policy_version,
@@ -674,7 +682,7 @@ class PageBuild:
                 span.set_attributes(
                     {
                         "pgw.source": built.source.value,
-                        "pgw.step": self._request.trace.sections.get(section.id, ""),
+                        "pgw.step": self._request.report.sections.get(section.id, ""),
                         "pgw.degraded": built.degraded,
                         "pgw.items": len(built.entities),
                     }
@@ -700,7 +708,7 @@ class PageBuild:
                 continue
             if step is FallbackStep.DEFAULT:
                 entities = await self._materialise(section, offered)
-                self._request.trace.sections[section.id] = step.value
+                self._request.report.sections[section.id] = step.value
                 return BuiltSection(
                     section,
                     ContentSource.DEFAULT,
@@ -716,11 +724,11 @@ class PageBuild:
                     FallbackStep.RANKED,
                     FallbackStep.CANDIDATE_ORDER,
                 ):
-                    self._request.trace.sections[section.id] = "empty"
+                    self._request.report.sections[section.id] = "empty"
                     return BuiltSection(section, STEP_SOURCE[step], [], failed, hidden=True)
                 continue
             source = ContentSource.STALE if offered.stale else STEP_SOURCE[step]
-            self._request.trace.sections[section.id] = step.value
+            self._request.report.sections[section.id] = step.value
             return BuiltSection(
                 section, source, entities, failed or offered.stale, decision=offered.meta
             )

@@ -6,8 +6,9 @@ and leaves the door open to a compiled execution path.
 
 They are treated as immutable (a cached page is shared by every request that reuses it), but
 the per-entity classes a page builds by the hundred (``Venue``, ``Item``, ``Money``) are not
-``frozen``: a frozen dataclass sets each field through ``object.__setattr__`` and costs ~2.5×
-as much to construct, which a cold Discovery page (~265 venues) pays on every build. Nothing
+``frozen``: a frozen dataclass sets each field through ``object.__setattr__`` and costs
+several times as much to construct (decision 0012 has the figures), which a cold Discovery
+page pays for every venue on every build. Nothing
 mutates them after the build (``tests/gateway/test_page_cache.py`` checks that a page served
 again from the page cache is the page first served).
 """

@@ -20,10 +20,13 @@ What a hit shares, and what it does not:
 * Not shared: the request id, tracking ids and decision-log lines, which are made for each
   request from the sections, so every impression is still logged and attributable.
 * Never kept: a degraded page (a fallback, stale content, a missed deadline). The next
-  request builds again, so a recovered backend shows at once.
+  request builds again, so a recovered backend shows at once. Except a page built cheap on
+  purpose because the gateway was past saturation (``PageRequest.shed``, decision 0024):
+  it is kept for ``shed_ttl_s`` (a few seconds, flagged degraded when replayed), so that
+  overload does not switch the page cache off.
 
 The cache is per process and bounded (entries, LRU, TTL): a hit is a dictionary lookup of
-Python objects, which no shared store could offer, and pages are big (~50 KB each).
+Python objects, which no shared store could offer, and pages are big (tens of kilobytes each).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from dataclasses import dataclass
 from cachetools import TLRUCache
 
 from resolvers.engine import BuiltSection, SurfaceInputs
-from resolvers.request import PageRequest, PageTrace
+from resolvers.request import PageReport, PageRequest
 
 __all__ = ["CachedPage", "PageCache"]
 
@@ -50,13 +53,15 @@ class CachedPage:
 
     sections: tuple[BuiltSection, ...]
     steps: tuple[tuple[str, str], ...]
+    degraded: bool = False
+    keep_s: float | None = None
 
-    def replay(self, trace: PageTrace, surface: str) -> list[BuiltSection]:
-        """The sections, with the page trace filled in as the build would have."""
+    def replay(self, trace: PageReport, surface: str) -> list[BuiltSection]:
+        """The sections, with the page report filled in as the build would have."""
         trace.surface = surface
         trace.sections.update(self.steps)
         trace.sources = {b.plan.id: b.source.value for b in self.sections}
-        trace.degraded = False
+        trace.degraded = self.degraded
         trace.page_cache = "hit"
         return list(self.sections)
 
@@ -75,12 +80,15 @@ class PageCache:
         *,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        shed_ttl_s: float = 0.0,
     ) -> None:
         self.ttl_s = ttl_s
+        self.shed_ttl_s = min(shed_ttl_s, ttl_s)
         spread = rng or random.Random()
 
-        def expires(_key: Hashable, _page: CachedPage, now: float) -> float:
-            return now + ttl_s * (1 - SPREAD * spread.random())
+        def expires(_key: Hashable, page: CachedPage, now: float) -> float:
+            ttl = page.keep_s if page.keep_s is not None else ttl_s
+            return now + ttl * (1 - SPREAD * spread.random())
 
         self._pages: TLRUCache[Hashable, CachedPage] | None = (
             TLRUCache(maxsize=max_entries, ttu=expires, timer=clock)
@@ -122,11 +130,19 @@ class PageCache:
         self,
         key: Hashable,
         sections: Sequence[BuiltSection],
-        trace: PageTrace,
+        trace: PageReport,
         *,
         degraded: bool,
+        shed: bool = False,
     ) -> None:
-        """Keep a healthy page; a degraded one is never kept."""
-        if self._pages is None or degraded or trace.deadline_exceeded:
+        """Keep a healthy page; a degraded one only when it was shed (for ``shed_ttl_s``)."""
+        if self._pages is None:
             return
-        self._pages[key] = CachedPage(tuple(sections), tuple(trace.sections.items()))
+        steps = tuple(trace.sections.items())
+        if shed and self.shed_ttl_s > 0:
+            page = CachedPage(tuple(sections), steps, degraded, self.shed_ttl_s)
+            self._pages[key] = page
+            return
+        if degraded or trace.deadline_exceeded:
+            return
+        self._pages[key] = CachedPage(tuple(sections), steps)

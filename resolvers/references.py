@@ -9,7 +9,6 @@ back without a distance; open-now is worked out in the venue's own time zone as 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from resolvers import materialise as mat
 from resolvers.engine import Services
 from resolvers.materialise import Audience
 from resolvers.page import Brand, Item, Venue
+from resolvers.request import RequestScope
 
 Reference = Venue | Item | Brand
 
@@ -44,26 +44,20 @@ class References:
     def __init__(self, services: Services) -> None:
         self._services = services
 
-    def _deadline(self, arrived: float, timeout_ms: float | None) -> Deadline:
+    def _deadline(self, scope: RequestScope) -> Deadline:
         """The venue page's budget (a reference is that kind of lookup), or the caller's
         ``X-Request-Timeout-Ms`` when shorter, from the request's arrival."""
-        budget_s = self._services.plans.surface(Surface.VENUE_PAGE).budget_ms / 1000
-        if timeout_ms is not None:
-            budget_s = min(budget_s, max(timeout_ms, 0) / 1000)
-        return Deadline.after(max(budget_s - (time.monotonic() - arrived), 0.0))
+        return scope.page_deadline(
+            self._services.plans.surface(Surface.VENUE_PAGE).budget_ms / 1000
+        )
 
     async def resolve(
-        self,
-        kind: EntityKind,
-        ids: Sequence[str],
-        *,
-        arrived: float,
-        timeout_ms: float | None = None,
+        self, kind: EntityKind, ids: Sequence[str], scope: RequestScope
     ) -> dict[str, Reference] | BackendError:
         """The page objects of ``ids`` that the catalog knows; a ``BackendError`` when the
         catalog failed and had no stale entry to offer for them."""
         catalog = self._services.backends.catalog
-        deadline = self._deadline(arrived, timeout_ms)
+        deadline = self._deadline(scope)
         reserve_s = self._services.plans.reserve_ms / 1000
         wanted = list(dict.fromkeys(ids))
         audience = Audience(location=_NOWHERE, now=datetime.now(UTC))

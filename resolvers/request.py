@@ -1,4 +1,15 @@
-"""Everything a page build needs to know about the one request it serves."""
+"""The request as the resolvers see it: who asks, by when, and the report its pages fill in.
+
+Built once at the edge (``gateway.app`` makes a :class:`RequestScope` per HTTP request and
+puts it in the GraphQL context); each root field then derives one :class:`PageRequest`
+from it. Nothing here is read back with ``getattr``: metrics, tracing, the access log and
+the debug extension all read the same typed :class:`RequestReport`.
+
+    RequestScope (edge, one per request)      PageRequest (surfaces, one per root field)
+      viewer:   Viewer (frozen identity)  ──▶   market, local time, experiment assignment
+      deadline: the caller's limit        ──▶   deadline: the earlier of the two
+      report:   RequestReport  ◀── pages ─────  report: PageReport (backend calls, steps)
+"""
 
 from __future__ import annotations
 
@@ -25,8 +36,23 @@ class BackendTiming:
     outcome: str
 
 
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is asking: from the verified token and the request's headers, never from arguments.
+
+    Truly frozen: what happens while the request is served goes into the
+    :class:`RequestReport`, not here.
+    """
+
+    request_id: str
+    user_id: str | None
+    platform: str | None = None
+    device_id: str | None = None
+    as_of: datetime | None = None
+
+
 @dataclass(slots=True)
-class PageTrace:
+class PageReport:
     """What happened while building a page: backend calls and the step each section took.
 
     Filled in as the page is built; the gateway shows it in ``extensions`` when debug is on
@@ -60,6 +86,78 @@ class PageTrace:
 
 
 @dataclass(slots=True)
+class RequestReport:
+    """What happened while serving one request: a :class:`PageReport` per page built.
+
+    The one record metrics, tracing, the access log and the debug extension read, so they
+    agree on the surface, on whether the request degraded and on its experiment exposures.
+    """
+
+    pages: list[PageReport] = field(default_factory=list)
+
+    def page(self) -> PageReport:
+        """A new page's report, already part of this request's."""
+        report = PageReport()
+        self.pages.append(report)
+        return report
+
+    @property
+    def surface(self) -> str:
+        """The first page's surface (``none`` when no page was built)."""
+        return self.pages[0].surface if self.pages else "none"
+
+    @property
+    def degraded(self) -> bool:
+        return any(p.degraded for p in self.pages)
+
+    @property
+    def page_cache(self) -> str | None:
+        return self.pages[0].page_cache if self.pages else None
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return {k: v for p in self.pages for k, v in p.sources.items()}
+
+    @property
+    def experiments(self) -> dict[str, str]:
+        """The exposure record: each experiment the viewer is in, and its variant."""
+        return {k: v for p in self.pages for k, v in p.experiments.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestScope:
+    """One request as the resolvers see it, built once at the edge.
+
+    Args:
+        viewer: who is asking.
+        arrived: when the request arrived (``time.monotonic``); surface budgets count from it.
+        deadline: the caller's own limit (``X-Request-Timeout-Ms``) from ``arrived``, or
+            :meth:`Deadline.never`; each page takes the earlier of it and its budget.
+        report: what the pages did, for metrics, tracing and logs.
+    """
+
+    viewer: Viewer
+    arrived: float
+    deadline: Deadline
+    report: RequestReport = field(default_factory=RequestReport)
+    shed: bool = False
+    """Past saturation (``gateway.shedding``): every page is built the cheapest complete
+    way (``PageRequest.shed``)."""
+
+    @classmethod
+    def arrived_at(
+        cls, viewer: Viewer, arrived: float, *, timeout_s: float | None = None, shed: bool = False
+    ) -> RequestScope:
+        """A request that arrived at ``arrived``, with the caller's timeout if it gave one."""
+        deadline = Deadline.never() if timeout_s is None else Deadline(arrived + timeout_s)
+        return cls(viewer=viewer, arrived=arrived, deadline=deadline, shed=shed)
+
+    def page_deadline(self, budget_s: float) -> Deadline:
+        """The caller's deadline, or ``budget_s`` after arrival if that comes earlier."""
+        return Deadline(min(self.deadline.expires_at, self.arrived + budget_s), self.deadline.clock)
+
+
+@dataclass(slots=True)
 class PageRequest:
     """The viewer, where and when they are, and how long we have."""
 
@@ -74,7 +172,10 @@ class PageRequest:
     platform: str | None = None
     device_id: str | None = None
     hidden_sections: frozenset[str] = frozenset()
-    trace: PageTrace = field(default_factory=PageTrace)
+    shed: bool = False
+    """The gateway is past saturation (``gateway.shedding``): build the cheapest complete
+    page — popularity, stale and default sections, no retrieval, ranking or bandit call."""
+    report: PageReport = field(default_factory=PageReport)
     page_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Made here for every page served, never taken from the client: the page's exposure
     id, and the suffix of every decision id served on it (``<decision>~<page>``)."""

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from clients.contracts import ItemEntity, Location, VenueEntity
 from clients.contracts.common import Surface
-from clients.deadline import Deadline
 from clients.errors import BackendError
 from resolvers import materialise as mat
 from resolvers.cursor import decode_cursor, encode_cursor
@@ -58,26 +55,12 @@ from resolvers.page import (
 from resolvers.page_cache import PageCache
 from resolvers.progressive import ProgressiveDiscoveryPage, instant_page, progressive_page
 from resolvers.references import References
-from resolvers.request import PageRequest, PageTrace, local_time
+from resolvers.request import PageRequest, RequestScope, Viewer, local_time
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MAX_ID_LENGTH = 64
 MAX_CART_LINES = 100
 MAX_QUANTITY = 999
-
-
-@dataclass(frozen=True, slots=True)
-class Viewer:
-    """Who is asking (from the verified token, never from arguments) and their request."""
-
-    request_id: str
-    user_id: str | None
-    arrived: float
-    timeout_ms: float | None = None
-    platform: str | None = None
-    device_id: str | None = None
-    as_of: datetime | None = None
-    traces: list[PageTrace] = field(default_factory=list, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +111,14 @@ class Surfaces:
         self.references = References(services)
         """Venues, items and brands by key, for a federation router (``_entities``)."""
 
-    def _request(self, surface: Surface, viewer: Viewer, location: Location) -> PageRequest:
+    def without_page_cache(self) -> Surfaces:
+        """The same services and tracker, every page built afresh (the preview's view: a
+        page cached while healthy would hide a fault just switched on)."""
+        return Surfaces(self._services, self._tracker)
+
+    def _request(self, surface: Surface, scope: RequestScope, location: Location) -> PageRequest:
         plan = self._plans.surface(surface)
-        budget_s = plan.budget_ms / 1000
-        if viewer.timeout_ms is not None:
-            budget_s = min(budget_s, max(viewer.timeout_ms, 0) / 1000)
-        elapsed = time.monotonic() - viewer.arrived
+        viewer = scope.viewer
         market = find_market(self._plans.markets, location)
         now = local_time(market, viewer.as_of)
         variants = assignments(
@@ -149,15 +134,16 @@ class Surfaces:
             market=market,
             # Minute resolution: open-now needs no more, and backend cache keys stay stable.
             local_now=now.replace(second=0, microsecond=0),
-            deadline=Deadline.after(max(budget_s - elapsed, 0.0)),
+            deadline=scope.page_deadline(plan.budget_ms / 1000),
             reserve_s=self._plans.reserve_ms / 1000,
             platform=viewer.platform,
             device_id=viewer.device_id,
             ranking_variant=ranking_variant,
             hidden_sections=frozenset(h for v in variants.values() for h in v.hidden_sections),
+            shed=scope.shed,
+            report=scope.report.page(),
         )
-        request.trace.experiments = {name: v.name for name, v in variants.items()}
-        viewer.traces.append(request.trace)
+        request.report.experiments = {name: v.name for name, v in variants.items()}
         return request
 
     async def _build(
@@ -170,13 +156,13 @@ class Surfaces:
         pages = self._pages
         key = pages.key(request, inputs) if pages.enabled else None
         if key is not None and (cached := pages.get(key)) is not None:
-            return cached.replay(request.trace, inputs.surface.value), False
+            return cached.replay(request.report, inputs.surface.value), cached.degraded
         plan = self._plans.surface(inputs.surface)
         build = PageBuild(self._services, request, plan, inputs, audience=audience)
         page = await build.run(on_instant)
         if key is not None:
-            request.trace.page_cache = "miss"
-            pages.put(key, page.sections, request.trace, degraded=page.degraded)
+            request.report.page_cache = "miss"
+            pages.put(key, page.sections, request.report, degraded=page.degraded, shed=request.shed)
         return page.sections, page.degraded
 
     def _sections(
@@ -190,9 +176,9 @@ class Surfaces:
 
     # -- discovery ----------------------------------------------------------------------------
 
-    async def discovery(self, viewer: Viewer, lat: float, lon: float) -> DiscoveryPage:
+    async def discovery(self, scope: RequestScope, lat: float, lon: float) -> DiscoveryPage:
         location = validate_location(lat, lon)
-        request = self._request(Surface.DISCOVERY, viewer, location)
+        request = self._request(Surface.DISCOVERY, scope, location)
         audience = Audience(location=location, now=request.local_now)
         built, degraded = await self._build(request, SurfaceInputs(Surface.DISCOVERY), audience)
         return DiscoveryPage(
@@ -202,12 +188,12 @@ class Surfaces:
         )
 
     async def discovery_progressive(
-        self, viewer: Viewer, lat: float, lon: float
+        self, scope: RequestScope, lat: float, lon: float
     ) -> ProgressiveDiscoveryPage:
         """The Discovery page as soon as its instant sections are built, its personalised
         sections resolving later, under the same deadline and fallbacks (decision 0021)."""
         location = validate_location(lat, lon)
-        request = self._request(Surface.DISCOVERY, viewer, location)
+        request = self._request(Surface.DISCOVERY, scope, location)
         audience = Audience(location=location, now=request.local_now)
         loop = asyncio.get_running_loop()
         first: asyncio.Future[InstantPart] = loop.create_future()
@@ -253,7 +239,7 @@ class Surfaces:
 
     async def category(
         self,
-        viewer: Viewer,
+        scope: RequestScope,
         slug: str,
         lat: float,
         lon: float,
@@ -269,7 +255,7 @@ class Surfaces:
             )
         start = decode_cursor(after) + 1 if after is not None else 0
         category = self._category(slug)
-        request = self._request(Surface.CATEGORY, viewer, location)
+        request = self._request(Surface.CATEGORY, scope, location)
         audience = Audience(location=location, now=request.local_now)
         built, degraded = await self._build(
             request, SurfaceInputs(Surface.CATEGORY, category=slug), audience
@@ -307,10 +293,12 @@ class Surfaces:
         )
         return found if isinstance(found, BackendError) else found.value.get(venue_id)
 
-    async def venue_page(self, viewer: Viewer, venue_id: str, lat: float, lon: float) -> VenuePage:
+    async def venue_page(
+        self, scope: RequestScope, venue_id: str, lat: float, lon: float
+    ) -> VenuePage:
         location = validate_location(lat, lon)
         validate_id(venue_id, argument="venueId")
-        request = self._request(Surface.VENUE_PAGE, viewer, location)
+        request = self._request(Surface.VENUE_PAGE, scope, location)
         audience = Audience(location=location, now=request.local_now, venue_id=venue_id)
         lookup = asyncio.get_running_loop().create_task(self._lookup_venue(request, venue_id))
         try:
@@ -325,7 +313,7 @@ class Surfaces:
             )
         venue = None
         if isinstance(entity, BackendError):
-            degraded = request.trace.degraded = True
+            degraded = request.report.degraded = True
         else:
             venue = mat.venue(entity, audience, None, require_delivery=False)
         return VenuePage(
@@ -373,7 +361,7 @@ class Surfaces:
 
     async def cart(
         self,
-        viewer: Viewer,
+        scope: RequestScope,
         venue_id: str,
         lines: Sequence[CartLine],
         lat: float,
@@ -382,7 +370,7 @@ class Surfaces:
         location = validate_location(lat, lon)
         validate_id(venue_id, argument="cart.venueId")
         item_ids = self._validate_lines(lines)
-        request = self._request(Surface.CART, viewer, location)
+        request = self._request(Surface.CART, scope, location)
         audience = Audience(
             location=location,
             now=request.local_now,
@@ -399,7 +387,7 @@ class Surfaces:
         finally:
             items = await lookup
         if isinstance(items, BackendError):
-            degraded = request.trace.degraded = True
+            degraded = request.report.degraded = True
         else:
             for i, line in enumerate(lines):
                 found = items.get(line.item_id)

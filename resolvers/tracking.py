@@ -6,7 +6,12 @@ the entities shown, in order. It is opaque to clients and signed, so they can ne
 one nor alter what it says was shown; it carries no personal data in clear (the viewer is
 a keyed hash).
 
-Format (decision 0007): ``base64url(orjson(claims)) "." base64url(hmac_sha256(key, part1)[:16])``.
+Format (decision 0007; key id since decision 0016):
+``base64url(orjson(claims)) "." base64url(key_id[:4] + hmac_sha256(key, part1)[:16])``.
+The key id (a hash of the key, not the key) says which key signed: the current one
+(``PGW_TRACKING_KEY``) or the previous one (``PGW_TRACKING_KEY_PREVIOUS``), still accepted
+after a rotation for the events window (24 h, the recorder refuses older ids anyway). Ids
+without a key id (16-byte signatures, issued before) are tried against both keys.
 Creating one is on the hot path of every section of every page: one orjson dump and one
 HMAC with a key object prepared once, nothing else.
 """
@@ -28,6 +33,7 @@ import orjson
 
 FORMAT_VERSION = 1
 SIGNATURE_BYTES = 16
+KEY_ID_BYTES = 4
 #: Longest tracking id ``verify`` will look at (a 20-entity carousel is ~0.5 KB).
 MAX_TOKEN_CHARS = 4096
 
@@ -78,10 +84,14 @@ class InvalidTrackingId(ValueError):
 class TrackingSigner:
     """Signs and verifies tracking ids, and hashes viewer ids, with one secret key."""
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) < 16:
+    def __init__(self, key: bytes, previous: bytes | None = None) -> None:
+        if len(key) < 16 or (previous is not None and len(previous) < 16):
             raise ValueError("the tracking key must be at least 16 bytes")
         self._mac = hmac.new(key, digestmod=hashlib.sha256)
+        self.key_id = key_id(key)
+        self._macs = {self.key_id: self._mac}
+        if previous is not None and key_id(previous) != self.key_id:
+            self._macs[key_id(previous)] = hmac.new(previous, digestmod=hashlib.sha256)
         self._viewer_mac = hmac.new(b"pgw-viewer|" + key, digestmod=hashlib.sha256)
         # a page asks for its viewer's hash once per section and log line
         self._viewer_hash = functools.lru_cache(maxsize=4096)(self._hash_viewer)
@@ -100,14 +110,25 @@ class TrackingSigner:
         mac.update(user_id.encode())
         return _b64(mac.digest()[:12])
 
-    def _signature(self, body: bytes) -> bytes:
-        mac = self._mac.copy()
+    def _signature(self, body: bytes, mac: Any = None) -> bytes:
+        mac = (mac or self._mac).copy()
         mac.update(body)
-        return mac.digest()[:SIGNATURE_BYTES]
+        return bytes(mac.digest()[:SIGNATURE_BYTES])
 
     def sign(self, claims: Mapping[str, Any]) -> str:
         body = _b64(orjson.dumps(claims)).encode("ascii")
-        return body.decode("ascii") + "." + _b64(self._signature(body))
+        return body.decode("ascii") + "." + _b64(self.key_id + self._signature(body))
+
+    def _genuine(self, body: bytes, given: bytes) -> bool:
+        if len(given) == KEY_ID_BYTES + SIGNATURE_BYTES:
+            mac = self._macs.get(given[:KEY_ID_BYTES])
+            return mac is not None and hmac.compare_digest(
+                given[KEY_ID_BYTES:], self._signature(body, mac)
+            )
+        # an id from before key ids: any accepted key may have signed it
+        return any(
+            hmac.compare_digest(given, self._signature(body, mac)) for mac in self._macs.values()
+        )
 
     def verify(self, token: str) -> TrackingClaims:
         """The claims of a genuine, unaltered tracking id; ``InvalidTrackingId`` otherwise."""
@@ -118,13 +139,18 @@ class TrackingSigner:
             given = _unb64(signature)
         except (binascii.Error, ValueError) as exc:
             raise InvalidTrackingId("not a tracking id") from exc
-        if not hmac.compare_digest(given, self._signature(body.encode("ascii", "replace"))):
+        if not self._genuine(body.encode("ascii", "replace"), given):
             raise InvalidTrackingId("bad signature")
         try:
             raw = orjson.loads(_unb64(body))
             return _claims(raw)
         except (binascii.Error, ValueError, KeyError, TypeError) as exc:
             raise InvalidTrackingId("unreadable claims") from exc
+
+
+def key_id(key: bytes) -> bytes:
+    """A short public name of a key (a hash of it): which key signed an id."""
+    return hashlib.sha256(b"pgw-tracking-kid|" + key).digest()[:KEY_ID_BYTES]
 
 
 def _claims(raw: dict[str, Any]) -> TrackingClaims:

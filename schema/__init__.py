@@ -11,7 +11,7 @@ from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from schema.context import GatewayContext
+from schema.context import GatewayContext, GatewayInfo, gateway_context, operation_errors
 from schema.mutation import Mutation  # recordEvents (decision 0007)
 from schema.query import Query
 from schema.types import SECTION_IMPLEMENTATIONS
@@ -74,4 +74,12 @@ def export_sdl() -> str:
     return str(build_schema(incremental=True).as_str()) + "\n"
 
 
-__all__ = ["SDL_PATH", "GatewayContext", "build_schema", "export_sdl"]
+__all__ = [
+    "SDL_PATH",
+    "GatewayContext",
+    "GatewayInfo",
+    "build_schema",
+    "export_sdl",
+    "gateway_context",
+    "operation_errors",
+]

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types import Info
 
-from resolvers.events import Event, EventBatchTooLarge, EventRecorder, RecordedEvents
-from schema.context import GatewayContext
+from resolvers.events import Event, EventBatchTooLarge, RecordedEvents
+from schema.context import GatewayInfo
 from schema.inputs import EventInput
 from schema.types import RecordEventsPayload
-
-
-@dataclass
-class EventsContext(GatewayContext):
-    """The context with what ``recordEvents`` needs: the recorder and the rate-limit key."""
-
-    events: EventRecorder | None = None
-    rate_key: str = "-"
-
-
-EventsInfo = Info[GatewayContext, None]
 
 
 @strawberry.type(description="Feedback from the apps.")
@@ -38,13 +25,13 @@ class Mutation:
     )
     async def record_events(
         self,
-        info: EventsInfo,
+        info: GatewayInfo,
         events: Annotated[
             list[EventInput], strawberry.argument(description="The events, oldest first.")
         ],
     ) -> RecordEventsPayload:
         ctx = info.context
-        recorder = ctx.events if isinstance(ctx, EventsContext) else None
+        recorder = ctx.events
         if recorder is None:
             raise GraphQLError(
                 "Events are not recorded by this gateway.",
@@ -60,9 +47,10 @@ class Mutation:
             )
             for e in events
         ]
-        rate_key = ctx.rate_key if isinstance(ctx, EventsContext) else "-"
         try:
-            recorded: RecordedEvents = await recorder.record(ctx.viewer.user_id, rate_key, batch)
+            recorded: RecordedEvents = await recorder.record(
+                ctx.viewer.user_id, ctx.rate_key, batch
+            )
         except EventBatchTooLarge as exc:
             extensions: dict[str, Any] = {"code": "BAD_USER_INPUT", "argument": "events"}
             raise GraphQLError(

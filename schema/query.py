@@ -7,17 +7,14 @@ from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types import Info
 
 from resolvers import CartLine, ClientError
-from schema.context import GatewayContext
+from schema.context import GatewayInfo
 from schema.incremental import asks_for_layout, incremental
 from schema.inputs import CartInput, LocationInput
 from schema.types import CartPage, CategoryPage, DiscoveryPage, VenuePage
 
 T = TypeVar("T")
-
-GatewayInfo = Info[GatewayContext, None]
 
 
 async def _answer(build: Awaitable[Any], as_type: type[T]) -> T:
@@ -43,9 +40,9 @@ class Query:
         ctx = info.context
         if incremental(info) and asks_for_layout(info._raw_info):
             # progressive (decision 0021): answer with what is ready, the rest as it comes
-            progressive = ctx.surfaces.discovery_progressive(ctx.viewer, location.lat, location.lon)
+            progressive = ctx.surfaces.discovery_progressive(ctx.scope, location.lat, location.lon)
             return await _answer(progressive, DiscoveryPage)
-        build = ctx.surfaces.discovery(ctx.viewer, location.lat, location.lon)
+        build = ctx.surfaces.discovery(ctx.scope, location.lat, location.lon)
         return await _answer(build, DiscoveryPage)
 
     @strawberry.field(description="Venues of one category near the location, ranked, paginated.")
@@ -61,7 +58,7 @@ class Query:
         ] = None,
     ) -> CategoryPage:
         ctx = info.context
-        build = ctx.surfaces.category(ctx.viewer, slug, location.lat, location.lon, first, after)
+        build = ctx.surfaces.category(ctx.scope, slug, location.lat, location.lon, first, after)
         return await _answer(build, CategoryPage)
 
     @strawberry.field(description="A venue's page with items recommended for the viewer.")
@@ -72,7 +69,7 @@ class Query:
         location: Annotated[LocationInput, strawberry.argument(description="Delivery location.")],
     ) -> VenuePage:
         ctx = info.context
-        build = ctx.surfaces.venue_page(ctx.viewer, str(venue_id), location.lat, location.lon)
+        build = ctx.surfaces.venue_page(ctx.scope, str(venue_id), location.lat, location.lon)
         return await _answer(build, VenuePage)
 
     @strawberry.field(description="Suggestions to add to a cart: same venue, not already in it.")
@@ -84,5 +81,5 @@ class Query:
     ) -> CartPage:
         ctx = info.context
         lines = [CartLine(item_id=str(line.item_id), quantity=line.quantity) for line in cart.lines]
-        build = ctx.surfaces.cart(ctx.viewer, str(cart.venue_id), lines, location.lat, location.lon)
+        build = ctx.surfaces.cart(ctx.scope, str(cart.venue_id), lines, location.lat, location.lon)
         return await _answer(build, CartPage)

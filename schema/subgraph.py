@@ -175,12 +175,7 @@ class SubgraphSchema(FederationSchema):
         references = ctx.surfaces.references
         kinds = list(wanted)
         answers = await asyncio.gather(
-            *(
-                references.resolve(
-                    kind, wanted[kind], arrived=ctx.viewer.arrived, timeout_ms=ctx.viewer.timeout_ms
-                )
-                for kind in kinds
-            )
+            *(references.resolve(kind, wanted[kind], ctx.scope) for kind in kinds)
         )
         by_kind = dict(zip(kinds, answers, strict=True))
         results: list[Any] = []

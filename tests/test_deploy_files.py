@@ -89,7 +89,7 @@ def compose_problems(doc: dict[str, Any]) -> list[str]:
     """Where the compose file disagrees with the code (empty when all is well)."""
     problems: list[str] = []
     services: dict[str, Any] = doc.get("services") or {}
-    expected = {"gateway", "redis", "prometheus", *REFERENCE_PORTS}
+    expected = {"gateway", "redis", "events-redis", "prometheus", "grafana", *REFERENCE_PORTS}
     if set(services) != expected:
         problems.append(f"services {sorted(services)} != {sorted(expected)}")
 
@@ -136,6 +136,7 @@ def compose_problems(doc: dict[str, Any]) -> list[str]:
         "PGW_ENVIRONMENT": "demo",
         "PGW_DEBUG": "true",
         "PGW_REDIS_URL": "redis://redis:6379/0",
+        "PGW_EVENTS_REDIS_URL": "redis://events-redis:6379/0",
         **{f"PGW_{n.upper()}__BASE_URL": f"http://{n}:{p}" for n, p in REFERENCE_PORTS.items()},
     }
     for key, value in wanted_env.items():
@@ -144,7 +145,7 @@ def compose_problems(doc: dict[str, Any]) -> list[str]:
     if not env.get("PGW_JWT_SECRET"):
         problems.append("gateway: PGW_JWT_SECRET has no demo default")
     depends = gateway.get("depends_on") or {}
-    for dep in ("redis", *REFERENCE_PORTS):
+    for dep in ("redis", "events-redis", *REFERENCE_PORTS):
         condition = depends.get(dep, {}).get("condition") if isinstance(depends, dict) else None
         if condition != "service_healthy":
             problems.append(f"gateway: depends_on {dep} is not service_healthy")
@@ -156,6 +157,15 @@ def compose_problems(doc: dict[str, Any]) -> list[str]:
     redis = services.get("redis") or {}
     if not str(redis.get("image", "")).startswith("redis:7"):
         problems.append("redis: not redis:7")
+    # the events Redis keeps what it is given (decision 0017): append-only, never evicting,
+    # on a volume
+    events = services.get("events-redis") or {}
+    flags = " ".join(str(a) for a in events.get("command") or [])
+    for flag in ("--appendonly yes", "--maxmemory-policy noeviction"):
+        if flag not in flags:
+            problems.append(f"events-redis: no {flag}")
+    if not any(str(v).endswith(":/data") for v in events.get("volumes") or []):
+        problems.append("events-redis: /data not on a volume")
     return problems
 
 
@@ -433,11 +443,12 @@ def test_dockerignore_keeps_local_state_out_but_not_the_sources() -> None:
 
 
 def test_the_wheel_carries_graphiqls_assets() -> None:
-    """npm installs them (gitignored, so hatch would leave them out): pyproject lists each
-    file GraphiQL serves as a wheel artifact, so the installed wheel, and the image, has it."""
+    """esbuild builds them at set-up (gitignored, so hatch would leave them out): pyproject
+    lists each file GraphiQL serves as a wheel artifact, so the installed wheel, and the
+    image, has it."""
     import tomllib
 
     wheel = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]
     artifacts = set(wheel["targets"]["wheel"]["artifacts"])
     for asset in ASSETS.values():
-        assert f"gateway/graphiql/node_modules/{asset}" in artifacts
+        assert f"gateway/graphiql/dist/{asset}" in artifacts

@@ -160,7 +160,7 @@ def settings_env(c: Obj) -> dict[str, str]:
         if "value" in entry:
             out[name] = str(entry["value"])
         elif "valueFrom" in entry:
-            out[name] = "x" * 32
+            out[name] = f"{name}-placeholder-".ljust(40, "x")  # one per secret
     return out
 
 
@@ -325,17 +325,23 @@ def _gateway_problems(objs: list[Obj], dep: Obj, c: Obj) -> list[str]:
     if len(pdbs) != 1:
         problems.append("gateway: not exactly one PDB selects the gateway's pods")
     services = [s for s in find(objs, "Service") if selects(s["spec"].get("selector"), labels)]
-    if [s["metadata"]["name"] for s in services] != ["gateway"]:
+    # the public Service, and the metrics port's own (scraped by deploy/k8s/monitoring)
+    if sorted(s["metadata"]["name"] for s in services) != ["gateway", "gateway-metrics"]:
         problems.append("gateway: Service/gateway does not select the gateway's pods")
+    for svc in services:
+        exposes = {str(p.get("targetPort")) for p in svc["spec"]["ports"]}
+        if (svc["metadata"]["name"] == "gateway") == ("metrics" in exposes):
+            problems.append(f"gateway: Service/{svc['metadata']['name']} mixes API and metrics")
     return problems
 
 
 def manifest_problems(objs: list[Obj], overlay: str) -> list[str]:
     """What the rendered manifests get wrong (empty when all is well)."""
     problems: list[str] = []
-    deployments = find(objs, "Deployment")
+    # StatefulSets too (the events Redis): same pod rules, and Services may select them
+    deployments = find(objs, "Deployment") + find(objs, "StatefulSet")
     for dep in deployments:
-        problems += _pod_problems(dep, f"Deployment/{dep['metadata']['name']}")
+        problems += _pod_problems(dep, f"{dep['kind']}/{dep['metadata']['name']}")
 
     # Every Service selects the pods of exactly one Deployment, on a port they expose.
     for svc in find(objs, "Service"):

@@ -7,7 +7,9 @@ and the runtime image must not need them.
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -75,3 +77,23 @@ def test_shipped_operations_live_next_to_the_schema() -> None:
 
     assert OPERATIONS_DIR.parent == SDL_PATH.parent
     assert operation_files(), "no shipped operations found"
+
+
+FIGURE = re.compile(r"[~≈]\s?\d[\d.,]*\s?(?:ms|µs|s|%|×|KB|MB)(?!\w)|\d\s?×")
+
+
+def test_no_docstring_quotes_a_measured_figure() -> None:
+    """Figures live in decisions and committed results, not in docstrings (decision 0015)."""
+    quoted: list[str] = []
+    for package in ("gateway", "schema", "resolvers", "clients", "tools", "backends"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "node_modules" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(
+                    node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
+                ):
+                    continue
+                doc = ast.get_docstring(node) or ""
+                quoted += [f"{path.relative_to(ROOT)}: {m.group()}" for m in FIGURE.finditer(doc)]
+    assert not quoted, "move these figures to a decision or a results file:\n" + "\n".join(quoted)

@@ -30,12 +30,14 @@ The gateway must not import ``backends``: the hold-out comes over HTTP.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -507,11 +509,14 @@ def main(
     console: Console | None = None,
     *,
     replay_local_time: bool = False,
+    out_path: Path | None = None,
 ) -> int:
     """What ``python -m gateway evaluate`` runs: print the table; the exit status.
 
     The retrieval URL defaults to ``PGW_RETRIEVAL__BASE_URL`` (else the demo port), the
     secret to ``PGW_JWT_SECRET`` (else the demo key). Exits 1 when the evaluation cannot run.
+    With ``out_path`` the report is also written there as JSON (``docs/results/``: the
+    README quotes it and a test holds the two together).
     """
     out = console or Console()
     retrieval = retrieval_url or os.environ.get("PGW_RETRIEVAL__BASE_URL") or DEFAULT_RETRIEVAL_URL
@@ -532,6 +537,11 @@ def main(
         Console(stderr=True).print(f"[red]evaluation failed:[/red] {exc}", highlight=False)
         return 1
     out.print(render(report))
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"command": f"python -m gateway evaluate --limit {limit}", **asdict(report)}
+        out_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        out.print(f"wrote {out_path}")
     return 0
 
 
@@ -559,6 +569,10 @@ def evaluate_command(
         bool,
         typer.Option(help="Build each page as of the order's time (X-Debug-Local-Time)."),
     ] = True,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Also write the report as JSON (e.g. docs/results/evaluation.json)."),
+    ] = None,
 ) -> None:
     """Replay held-out demo orders: hit-rate@10 and NDCG@10 of For you vs popularity."""
     raise typer.Exit(
@@ -568,5 +582,6 @@ def evaluate_command(
             limit=limit,
             concurrency=concurrency,
             replay_local_time=replay_local_time,
+            out_path=out,
         )
     )

@@ -569,7 +569,7 @@ def render(results: Sequence[InteractionResult], console: Console) -> None:
 # -- the CLI: python -m gateway contracts verify ------------------------------------------------
 
 contracts_app = typer.Typer(
-    help="Consumer-driven contracts (Pact V4) between the gateway and its backends.",
+    help="Verify a live backend against the gateway's consumer contracts (Pact V4, pacts/).",
     no_args_is_help=True,
     add_completion=False,
 )

@@ -402,16 +402,12 @@ class Bandit:
             entry: dict[str, object] = {}
             for level, key in levels:
                 if level == "global":
-                    clicks = sum(
-                        c[0]
-                        for k, c in self.counts.items()
-                        if k[0] == "country" and k[2:] == (decision_point, arm)
-                    )
-                    trials = sum(
-                        c[1]
-                        for k, c in self.counts.items()
-                        if k[0] == "country" and k[2:] == (decision_point, arm)
-                    )
+                    clicks = trials = 0.0
+                    for country in {*COUNTRY_OF_CITY.values(), "ZZ"}:
+                        c = self.counts.get(("country", country, decision_point, arm))
+                        if c is not None:
+                            clicks += c[0]
+                            trials += c[1]
                 else:
                     clicks, trials = self.counts.get(
                         (level, key or "", decision_point, arm), (0.0, 0.0)

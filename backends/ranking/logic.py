@@ -1,11 +1,11 @@
 """Ranking: features, model training (scikit-learn), numpy-only serving, evaluation.
 
-Why export the models to numpy: importing scikit-learn costs ~3.5 s on the demo machine,
-which would blow the warm-start budget of the five-process stack. So scikit-learn is only
-imported to *train* (first start, or ``python -m backends train``); the fitted models are
-exported to plain arrays (every tree's nodes for the gradient-boosted model, coefficients for
-the logistic regression) and served with vectorised numpy, which also makes 200 candidates
-cost about a millisecond.
+Why export the models to numpy: importing scikit-learn takes seconds (decision 0015,
+"Figures"), which would blow the warm-start budget of the five-process stack. So scikit-
+learn is only imported to *train* (first start, or ``python -m backends train``); the fitted
+models are exported to plain arrays (every tree's nodes for the gradient-boosted model,
+coefficients for the logistic regression) and served with vectorised numpy, which also keeps
+scoring a full candidate list cheap.
 
 Training data: every sampled training order is a positive for (user, venue, place, time)
 and a few venues that also deliver to the user's home are negatives. User statistics are

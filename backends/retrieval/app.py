@@ -27,8 +27,8 @@ from clients.contracts.common import Surface
 
 def warm_up(retrieval: Retrieval) -> None:
     """Answer one request per strategy before accepting traffic (``/healthz`` up means
-    ready): the first answer pays ~80 ms for what the logic builds lazily, which would
-    otherwise land on the first viewer's page and blow its budget."""
+    ready): the first answer pays for what the logic builds lazily, which would otherwise
+    land on the first viewer's page and blow its budget (decision 0015, "Figures")."""
     sample = retrieval.holdout(1)
     if not sample:
         return

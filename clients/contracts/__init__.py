@@ -1,4 +1,9 @@
-"""Backend contracts v1: the pydantic models that are the single source of truth.
+"""Backend contracts v1: the wire models, the pydantic bodies that are the single source of truth.
+
+"Contract" has two more meanings in this repository, kept apart by name and place: the
+consumer contracts (Pact V4, ``pacts/``, written by ``tests/contracts/``) and the verifier
+that checks a live backend against them (``python -m gateway contracts verify``,
+``tools/pact_verifier.py``). This package is neither: it holds the bodies both sides import.
 
 The gateway's clients validate every backend response with these models, and the
 reference backends in ``backends/`` import them to declare their request and response

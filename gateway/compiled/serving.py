@@ -9,7 +9,7 @@ inlined), and a text is compiled — from its own bytes, so it answers its own a
 is hot from the start) and the text itself came back (so a flood of one-off spellings
 compiles nothing), into a bounded LRU of compiled plans, as mercurius's ``jit`` does.
 ``CompiledPath.execute`` then runs it exactly where Strawberry's ``schema.execute`` would
-run, so everything around it is unchanged — the router's context getter (token verification,
+run, so everything around it is unchanged — the view's context getter (token verification,
 rate limiting, the viewer), the 401/429/4xx handlers, ``process_result`` and orjson encoding
 — and the schema's own extensions run through Strawberry's own ``SchemaExtensionsRunner``
 with a real ``ExecutionContext``: ``OperationSpan``, ``RequestMetrics``, ``AccessLog`` see
@@ -40,6 +40,7 @@ from gateway.compiled.compiler import CompiledOperation, compile_operation
 from gateway.compiled.meaning import meaning_of
 from gateway.compiled.roots import root_caller
 from gateway.document_shape import document_shape
+from gateway.extensions import code_errors
 from gateway.limits import DocumentGate, Limits, refusals
 
 # Meanings counted per compiled plan kept (the counts are a few bytes each).
@@ -155,7 +156,14 @@ class CompiledPath:
             shape = document_shape(self.schema._schema, document)
             if shape.fragment_cycle or refusals(shape, self._document_limits):
                 return None
-        return compile_operation(self.schema._schema, document, operation_name, rules=self._rules)
+        processor = getattr(self.schema, "_error_processor", None) or code_errors
+        return compile_operation(
+            self.schema._schema,
+            document,
+            operation_name,
+            rules=self._rules,
+            error_processor=processor,  # the schema's own (codes, no suggestions, a cap)
+        )
 
     @property
     def known(self) -> dict[tuple[str, str | None], CompiledOperation | None]:

@@ -18,6 +18,9 @@ class CompiledExecutionMixin:
 
     compiled_path: CompiledPath | None = None
 
+    def document_validated(self, request: Any, query: str | None) -> None:
+        """Called when a document is served compiled (it validated at compile time)."""
+
     async def execute_single(
         self,
         request: Any,
@@ -40,6 +43,7 @@ class CompiledExecutionMixin:
             else None
         )
         if compiled is not None and path is not None:
+            self.document_validated(request, request_data.query)
             return await path.execute(
                 compiled,
                 query=request_data.query,

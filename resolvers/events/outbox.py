@@ -7,9 +7,10 @@ worker (:mod:`resolvers.events.delivery`) drains it. Two stores behind one inter
   are claimed with a lease (``next_at`` moves forward), so a process that dies mid-delivery
   leaves them to be claimed again when the lease runs out; delivered rows are kept for a
   while so a client's retry of the same event is not enqueued twice.
-* :class:`RedisOutbox` (when ``PGW_REDIS_URL`` is set): a Redis Stream with a consumer group.
-  ``XREADGROUP`` claims, ``XACK`` + ``XDEL`` completes, ``XAUTOCLAIM`` takes over entries a
-  dead consumer left pending past the lease; a ``SET NX`` per event id de-duplicates adds.
+* :class:`RedisOutbox` (when ``PGW_EVENTS_REDIS_URL`` is set): a Redis Stream with a consumer
+  group. ``XREADGROUP`` claims, ``XACK`` + ``XDEL`` completes, ``XAUTOCLAIM`` takes over
+  entries a dead consumer left pending past the lease, and the dead consumer is then removed
+  from the group; a ``SET NX`` per event id de-duplicates adds.
 
 Either way an entry may be delivered more than once (a crash between the backend's 202 and
 the acknowledgement); the bandit de-duplicates by ``event_id``, so the effect is exactly once.
@@ -287,6 +288,8 @@ class RedisOutbox:
         # stay pending for this consumer and are read again with id 0.
         self._attempts: dict[str, int] = {}
         self._not_before: dict[str, float] = {}
+        self._next_cleanup = 0.0
+        self.forgotten_consumers = 0
 
     async def open(self) -> None:
         """Connects lazily: a Redis that is down at start-up fails calls, not the start."""
@@ -341,6 +344,7 @@ class RedisOutbox:
                 count=limit,
             )
             due = [(_decode(i), f) for i, f in claimed if f]
+            await self._forget_dead_consumers(lease_s, now)
             if not due:
                 # 3. new entries
                 fresh = await redis.xreadgroup(
@@ -353,6 +357,24 @@ class RedisOutbox:
             reward = Reward(data["event_id"], data["decision_id"], data["arm"], data["reward"])
             out.append(Claimed(reward, self._attempts.get(entry_id, 0), entry_id))
         return out
+
+    async def _forget_dead_consumers(self, lease_s: float, now: float) -> None:
+        """Remove the consumers of dead processes (a restarted pod is a new consumer):
+        idle past twice the lease with nothing pending (``XAUTOCLAIM`` took what they
+        held). At most once per lease."""
+        if now < self._next_cleanup:
+            return
+        self._next_cleanup = now + lease_s
+        for consumer in await self._redis.xinfo_consumers(self.stream, self.group):
+            name = _decode(consumer.get("name"))
+            idle_ms = int(consumer.get("idle") or 0)
+            if (
+                name != self.consumer
+                and int(consumer.get("pending") or 0) == 0
+                and idle_ms > 2 * lease_s * 1000
+            ):
+                await self._redis.xgroup_delconsumer(self.stream, self.group, name)
+                self.forgotten_consumers += 1
 
     async def _finish(self, entries: Sequence[Claimed]) -> None:
         ids = [e.handle for e in entries]

@@ -39,7 +39,7 @@ class SectionTracker:
             "weekday": now.weekday(),
             "platform": request.platform,
             "user": self.signer.viewer_hash(request.user_id),
-            "experiments": dict(request.trace.experiments),
+            "experiments": dict(request.report.experiments),
         }
 
     def section(

@@ -6,20 +6,40 @@ documents, the compiled path) and the schema check validates them; both read the
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from graphql import FragmentDefinitionNode, FragmentSpreadNode, Node, Visitor, parse, print_ast
 from graphql import visit as visit_ast
 
-__all__ = ["FRAGMENTS_FILE", "OPERATIONS_DIR", "operation_document", "operation_files"]
+__all__ = [
+    "EXAMPLES_FILE",
+    "FRAGMENTS_FILE",
+    "OPERATIONS_DIR",
+    "operation_document",
+    "operation_examples",
+    "operation_files",
+]
 
 OPERATIONS_DIR = Path(__file__).resolve().parent
 FRAGMENTS_FILE = "fragments.graphql"
+EXAMPLES_FILE = "examples.json"
 
 
 def operation_files(directory: Path = OPERATIONS_DIR) -> list[Path]:
     """The shipped operations, one file per surface (the fragments file excluded)."""
     return sorted(p for p in directory.glob("*.graphql") if p.name != FRAGMENTS_FILE)
+
+
+def operation_examples(directory: Path = OPERATIONS_DIR) -> dict[str, dict[str, Any]]:
+    """Example variables of each operation file (``examples.json``; GraphiQL's tabs use
+    them, and the tests run each operation with its example)."""
+    path = directory / EXAMPLES_FILE
+    if not path.exists():
+        return {}
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {name: value for name, value in raw.items() if not name.startswith("_")}
 
 
 def operation_document(path: Path, directory: Path = OPERATIONS_DIR) -> str:

@@ -6,9 +6,9 @@ import clients
 def test_all_names_are_exported_and_importable() -> None:
     exported = {name for name in dir(clients) if not name.startswith("_")}
     modules = {
-        "bandit", "base", "batching", "breaker", "cache", "catalog", "config", "contracts",
-        "deadline", "errors", "observe", "popularity", "ranking", "reference", "registry",
-        "redis", "results", "retrieval", "retry", "singleflight",
+        "bandit", "base", "batching", "breaker", "cache", "call", "catalog", "config",
+        "contracts", "deadline", "errors", "observe", "popularity", "ranking", "readthrough",
+        "reference", "registry", "redis", "results", "retrieval", "retry", "singleflight",
     }  # fmt: skip
     assert set(clients.__all__) == exported - modules
     for name in clients.__all__:

@@ -20,7 +20,7 @@ from strawberry.http import process_result
 
 from gateway.compiled import CompiledOperation, compile_operation, root_caller
 from gateway.extensions import code_errors
-from resolvers import Viewer
+from resolvers import RequestScope, Viewer
 from resolvers import page as pg
 from schema import GatewayContext, build_schema
 
@@ -171,8 +171,8 @@ class FakeSurfaces:
 
 
 def context_for(surfaces: FakeSurfaces, request_id: str = "req-1") -> GatewayContext:
-    viewer = Viewer(request_id=request_id, user_id=None, arrived=0.0)
-    return GatewayContext(surfaces=surfaces, viewer=viewer)  # type: ignore[arg-type]
+    scope = RequestScope.arrived_at(Viewer(request_id=request_id, user_id=None), 0.0)
+    return GatewayContext(surfaces=surfaces, scope=scope)  # type: ignore[arg-type]
 
 
 # -- both executions --------------------------------------------------------------------

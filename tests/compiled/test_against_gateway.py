@@ -15,7 +15,7 @@ from graphql import parse
 
 from gateway.app import gateway_schema
 from gateway.compiled import compile_operation, root_caller
-from resolvers import Viewer
+from resolvers import RequestScope, Viewer
 from schema import GatewayContext
 from tests.compiled.support import assert_same, encoded
 from tests.gateway.conftest import DISCOVERY, HELSINKI, Gateway, fakes, gateway
@@ -34,8 +34,9 @@ async def _both(
     graphql_schema = gateway_schema(runtime.settings.limits())._schema
     compiled = compile_operation(graphql_schema, parse(query), None)
     assert compiled is not None
-    viewer = Viewer(request_id="compiled", user_id=None, arrived=time.monotonic())
-    context = GatewayContext(surfaces=runtime.surfaces, viewer=viewer)
+    viewer = Viewer(request_id="compiled", user_id=None)
+    scope = RequestScope.arrived_at(viewer, time.monotonic())
+    context = GatewayContext(surfaces=runtime.surfaces, scope=scope)
     actual = await compiled.execute(variables, root_caller(compiled, context), context=context)
     return actual, expected
 
@@ -94,8 +95,9 @@ async def test_a_page_from_the_real_engine_is_projected_like_strawberry_projects
     graphql_schema = gateway_schema(runtime.settings.limits())._schema
     compiled = compile_operation(graphql_schema, parse(DISCOVERY), None)
     assert compiled is not None
-    viewer = Viewer(request_id="compiled", user_id=None, arrived=time.monotonic())
-    context = GatewayContext(surfaces=runtime.surfaces, viewer=viewer)
+    viewer = Viewer(request_id="compiled", user_id=None)
+    scope = RequestScope.arrived_at(viewer, time.monotonic())
+    context = GatewayContext(surfaces=runtime.surfaces, scope=scope)
     runtime.surfaces.discovery = capture
     try:
         actual = await compiled.execute(
@@ -107,4 +109,4 @@ async def test_a_page_from_the_real_engine_is_projected_like_strawberry_projects
     expected, _ = await assert_same(DISCOVERY, {"loc": HELSINKI}, {"discovery": page})
     assert encoded(actual) == encoded(expected)
     assert actual["data"]["discovery"]["sections"]
-    assert context.viewer.traces[0].surface == "discovery"
+    assert context.report.surface == "discovery"

@@ -64,7 +64,7 @@ async def test_rewards_survive_an_outage_and_a_restart_through_redis(
     make_feedback_gateway: FeedbackGateway, fakes: FakeBackends, stream: str
 ) -> None:
     settings = {
-        "redis_url": REDIS,
+        "events_redis_url": REDIS,
         "cache_namespace": stream,
         "events_stream": "rewards",
         "events_consumer": "gw-test",

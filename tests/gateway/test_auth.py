@@ -189,7 +189,7 @@ def test_production_refuses_no_auth_weak_and_demo_keys(
     monkeypatch.setattr("gateway.settings.DEMO_SECRET_PATH", demo)
     with pytest.raises(ValueError, match="demo key"):
         Settings(environment="production", jwt_secret="d" * 40)
-    Settings(environment="production", jwt_secret="p" * 40)
+    Settings(environment="production", jwt_secret="p" * 40, tracking_key="t" * 40)
 
 
 class TestRememberedTokens:

@@ -76,6 +76,12 @@ def test_production_is_the_default_and_refuses_introspection(
     with pytest.raises(ValueError, match="PGW_JWT_SECRET"):
         Settings()  # production unless told otherwise: a secret is required
     monkeypatch.setenv("PGW_JWT_SECRET", "s" * 40)
+    with pytest.raises(ValueError, match="PGW_TRACKING_KEY"):
+        Settings()  # a tracking key of its own
+    monkeypatch.setenv("PGW_TRACKING_KEY", "s" * 40)
+    with pytest.raises(ValueError, match="must not be the JWT secret"):
+        Settings()
+    monkeypatch.setenv("PGW_TRACKING_KEY", "t" * 40)
     settings = Settings()
     assert settings.environment == "production"
     assert settings.graphiql_enabled is False
@@ -88,7 +94,7 @@ def test_production_is_the_default_and_refuses_introspection(
 def test_graphiql_defaults_to_on_outside_production() -> None:
     assert Settings(environment="development").graphiql_enabled is True
     assert Settings(environment="development", graphiql=False).graphiql_enabled is False
-    production = Settings(environment="production", jwt_secret="s" * 40)
+    production = Settings(environment="production", jwt_secret="s" * 40, tracking_key="t" * 40)
     assert production.graphiql_enabled is False
 
 

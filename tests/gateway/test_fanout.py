@@ -9,18 +9,19 @@ from tests.gateway.conftest import Gateway
 
 
 async def test_discovery_with_every_backend_at_100ms_answers_in_parallel(gateway: Gateway) -> None:
-    gateway.fakes.delay(0.1)
+    gateway.fakes.delay(0.04)
     started = time.perf_counter()
     page = await gateway.discovery(user="u0001")
     elapsed = time.perf_counter() - started
 
     # The first wave (retrieval, the bandit, catalog prefetch) is in flight at once, and
-    # catalog hydration overlaps ranking: the critical path is retrieval -> ranking, ~200 ms.
-    # The overlap is the proof; the wall-clock bound (3x the critical path) catches only a
-    # page that waits on something else entirely, and does not flake on a loaded CI box.
+    # catalog hydration overlaps ranking: the critical path is retrieval -> ranking, ~80 ms,
+    # under a quarter of Discovery's 300 ms budget so that a loaded CI box still fits it.
+    # The overlap is the proof; the wall-clock bound (3x the budget) catches only a page
+    # that waits on something else entirely.
     assert gateway.fakes.were_in_flight_together("retrieval", "bandit", "catalog")
     assert gateway.fakes.were_in_flight_together("ranking", "catalog")
-    assert elapsed < 3 * 0.2, f"discovery took {elapsed * 1000:.0f} ms"
+    assert elapsed < 3 * 0.3, f"discovery took {elapsed * 1000:.0f} ms"
     assert all(gateway.fakes.calls[name] > 0 for name in BACKENDS if name != "popularity")
     sources = {s["id"]: s["source"] for s in page["sections"]}
     assert sources["for_you"] == "PERSONALISED"  # retrieval + ranking + catalog
@@ -30,9 +31,9 @@ async def test_discovery_with_every_backend_at_100ms_answers_in_parallel(gateway
 
 
 async def test_venue_page_uses_popularity_backend_in_parallel(gateway: Gateway) -> None:
-    # The venue page's budget is 200 ms: two 60 ms hops (retrieval -> ranking, popularity ->
-    # item hydration) fit only if the chains run side by side.
-    gateway.fakes.delay(0.06)
+    # The venue page's budget is 200 ms: two chains of two 30 ms hops (retrieval -> ranking,
+    # popularity -> item hydration), run side by side, leave it a 3x margin.
+    gateway.fakes.delay(0.03)
     started = time.perf_counter()
     response = await gateway.query(
         'query { venuePage(venueId: "v03", location: {lat: 60.1699, lon: 24.9384}) '
@@ -42,7 +43,7 @@ async def test_venue_page_uses_popularity_backend_in_parallel(gateway: Gateway) 
     elapsed = time.perf_counter() - started
     page = response.json()["data"]["venuePage"]
     assert gateway.fakes.were_in_flight_together("retrieval", "popularity")
-    assert elapsed < 3 * 0.12, f"venue page took {elapsed * 1000:.0f} ms"
+    assert elapsed < 3 * 0.2, f"venue page took {elapsed * 1000:.0f} ms"
     assert gateway.fakes.calls["popularity"] >= 1
     assert {s["id"]: s["source"] for s in page["sections"]} == {
         "recommended_items": "PERSONALISED",

@@ -23,7 +23,8 @@ async def test_one_access_line_per_request_and_a_warning_per_fallback(gateway: G
             headers={"X-Request-Id": "req-42", "traceparent": TRACEPARENT},
         )
     [access] = [entry for entry in logs if entry["event"] == "graphql"]
-    assert access["request_id"] == "req-42"
+    assert access["request_id"] != "req-42"  # ours
+    assert access["correlation_id"] == "req-42"  # theirs, to join their logs to ours
     assert access["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert access["operation"] == "Category"
     assert access["surface"] == "category"

@@ -13,7 +13,7 @@ from resolvers.engine import BuiltSection, SurfaceInputs
 from resolvers.page import ContentSource
 from resolvers.page_cache import PageCache
 from resolvers.plans import load_plans
-from resolvers.request import PageRequest, PageTrace
+from resolvers.request import PageReport, PageRequest
 
 PLANS = load_plans(DATA_DIR / "plans.yaml")
 NOON = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -44,10 +44,10 @@ DISCOVERY = SurfaceInputs(Surface.DISCOVERY)
 def test_a_kept_page_is_replayed_into_the_next_trace() -> None:
     cache = PageCache(30, 10)
     key = cache.key(request(), DISCOVERY)
-    built = request().trace
+    built = request().report
     built.sections = {"banners": "ranked"}
     cache.put(key, sections(), built, degraded=False)
-    trace = PageTrace()
+    trace = PageReport()
     page = cache.get(key)
     assert page is not None
     replayed = page.replay(trace, "discovery")
@@ -63,7 +63,7 @@ def test_entries_expire_between_80_and_100_percent_of_the_ttl() -> None:
     cache = PageCache(20, 1000, clock=lambda: now[0], rng=random.Random(7))
     keys = [cache.key(request(user_id=f"u{n}"), DISCOVERY) for n in range(200)]
     for key in keys:
-        cache.put(key, sections(), PageTrace(), degraded=False)
+        cache.put(key, sections(), PageReport(), degraded=False)
     now[0] = 15.9
     assert all(cache.get(k) is not None for k in keys)
     now[0] = 18.0
@@ -76,8 +76,8 @@ def test_entries_expire_between_80_and_100_percent_of_the_ttl() -> None:
 def test_degraded_or_late_pages_are_not_kept() -> None:
     cache = PageCache(30, 10)
     key = cache.key(request(), DISCOVERY)
-    cache.put(key, sections(), PageTrace(), degraded=True)
-    late = PageTrace(deadline_exceeded=True)
+    cache.put(key, sections(), PageReport(), degraded=True)
+    late = PageReport(deadline_exceeded=True)
     cache.put(key, sections(), late, degraded=False)
     assert cache.get(key) is None
     assert len(cache) == 0
@@ -87,7 +87,7 @@ def test_the_number_of_pages_is_bounded() -> None:
     cache = PageCache(30, 3)
     for n in range(10):
         cache.put(
-            cache.key(request(user_id=f"u{n}"), DISCOVERY), sections(), PageTrace(), degraded=False
+            cache.key(request(user_id=f"u{n}"), DISCOVERY), sections(), PageReport(), degraded=False
         )
     assert len(cache) == 3
     assert cache.get(cache.key(request(user_id="u9"), DISCOVERY)) is not None
@@ -98,7 +98,7 @@ def test_zero_ttl_or_size_turns_it_off() -> None:
     for cache in (PageCache(0, 10), PageCache(30, 0)):
         assert not cache.enabled
         key = cache.key(request(), DISCOVERY)
-        cache.put(key, sections(), PageTrace(), degraded=False)
+        cache.put(key, sections(), PageReport(), degraded=False)
         assert cache.get(key) is None
 
 

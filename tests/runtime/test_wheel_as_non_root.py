@@ -23,20 +23,25 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import orjson
 import pytest
+import redis
 
+from gateway.graphiql import ASSETS
+from gateway.settings import Settings
 from tests.live import LiveStack, free_port, wait_healthy
+from tests.redis_server import redis_server
 from tests.runtime.deployments import APP_UID, ROOT, Deployment, compose, production
 
 # the session fixtures (wheel, venv, reference backends) may start inside the first test
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 UV = ROOT / ".cache" / "tools" / "bin" / "uv"
 SYSTEM_PYTHON = Path("/usr/bin/python3.11")
@@ -95,29 +100,24 @@ def installed() -> Iterator[Installed]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+@dataclass
+class Redises:
+    """Private Redis servers standing in for compose's and the manifests' services."""
+
+    cache: int
+    events: int
+
+
 @pytest.fixture(scope="session")
-def private_redis() -> Iterator[int]:
-    """A throwaway Redis for the cache (never the shared one on 6379)."""
-    port = free_port()
+def private_redis() -> Iterator[Redises]:
     data = Path(tempfile.mkdtemp(prefix="pgw-runtime-redis-"))
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(data)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
     try:
-        for _ in range(100):
-            ping = subprocess.run(
-                ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True, check=False
-            )
-            if ping.stdout.strip() == "PONG":
-                break
-            assert proc.poll() is None, "redis-server exited"
-            time.sleep(0.05)
-        yield port
+        with (
+            redis_server(data / "cache", durable=False) as cache,
+            redis_server(data / "events", durable=True) as events,
+        ):
+            yield Redises(cache, events)
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
         shutil.rmtree(data, ignore_errors=True)
 
 
@@ -129,6 +129,17 @@ class Run:
     proc: subprocess.Popen[bytes]
     log: Path
     root: Path
+    env: dict[str, str]
+
+    @property
+    def metrics_url(self) -> str:
+        """Where /metrics is: its own port when PGW_METRICS_PORT is set, else the API's."""
+        port = self.env.get("PGW_METRICS_PORT")
+        return f"http://127.0.0.1:{port}/metrics" if port else f"{self.url}/metrics"
+
+    def settings(self) -> Settings:
+        with mock.patch.dict(os.environ, self.env, clear=True):
+            return Settings()
 
 
 def _loopback(value: str, services: dict[str, str]) -> str:
@@ -155,7 +166,7 @@ def start(
     deployment: Deployment,
     installed: Installed,
     live: LiveStack,
-    redis_port: int,
+    redises: Redises,
     *,
     drop_env: tuple[str, ...] = (),
 ) -> Run:
@@ -174,7 +185,8 @@ def start(
         (host_dir / "file").write_text(text)
         paths[container_path] = host_dir / "file"
     services = {name: urlsplit(url).netloc for name, url in live.backend_urls.items()}
-    services["redis"] = f"127.0.0.1:{redis_port}"
+    services["redis"] = f"127.0.0.1:{redises.cache}"
+    services["events-redis"] = f"127.0.0.1:{redises.events}"
     env = {
         "HOME": str(installed.app),  # the image's user has /app as home, never created
         "TMPDIR": str(paths["/tmp"]),
@@ -185,6 +197,8 @@ def start(
             env[key] = _map_paths(_loopback(value, services), paths)
     for name in deployment.secrets:
         env[name] = secrets.token_urlsafe(36)
+    if "PGW_METRICS_PORT" in env:
+        env["PGW_METRICS_PORT"] = str(free_port())
     port = free_port()
     command = list(deployment.command)
     assert command[:2] == ["python", "-m"], command
@@ -201,7 +215,7 @@ def start(
             stdout=out,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-    return Run(f"http://127.0.0.1:{port}", proc, log, root)
+    return Run(f"http://127.0.0.1:{port}", proc, log, root, env)
 
 
 def stop(run: Run) -> int:
@@ -220,7 +234,7 @@ DEPLOYMENTS = {"compose": compose, "production": production}
 
 @pytest.mark.parametrize("name", sorted(DEPLOYMENTS))
 def test_the_installed_wheel_serves_as_uid_10001(
-    name: str, installed: Installed, live: LiveStack, private_redis: int
+    name: str, installed: Installed, live: LiveStack, private_redis: Redises
 ) -> None:
     deployment = DEPLOYMENTS[name]()
     run = start(deployment, installed, live, private_redis)
@@ -232,35 +246,59 @@ def test_the_installed_wheel_serves_as_uid_10001(
             body = page.json()
             assert "errors" not in body, body
             assert body["data"]["discovery"]["sections"]
+            if "PGW_EVENTS_REDIS_URL" in run.env:  # the page's decisions are in the stream
+                events = redis.Redis(port=private_redis.events)
+                stream = f"{run.settings().cache_namespace}:decisions"
+                lines = [orjson.loads(f[b"d"]) for _, f in events.xrange(stream)]
+                assert body["data"]["discovery"]["sections"]
+                assert any(line.get("request_id") for line in lines)
 
             ide = client.get("/graphql", headers={"Accept": "text/html"})
-            assert ide.status_code == 200
-            assert "not installed" not in ide.text
-            assets = [part.split('"')[0] for part in ide.text.split('="/graphiql/assets/')[1:]]
-            assert len(assets) == 4, ide.text
-            for asset in assets:
-                served = client.get(f"/graphiql/assets/{asset}")
-                assert served.status_code == 200, asset
-                assert len(served.content) > 1000, asset
+            if run.settings().graphiql_enabled:
+                assert ide.status_code == 200
+                assert "Loading GraphiQL" in ide.text  # the page, not "run make assets"
+                marker = '="/graphiql/assets/'
+                assets = [part.split('"')[0] for part in ide.text.split(marker)[1:]]
+                assert len(assets) == len(ASSETS), ide.text
+                for asset in assets:
+                    served = client.get(f"/graphiql/assets/{asset}")
+                    assert served.status_code == 200, asset
+                    assert len(served.content) > 1000, asset
+            else:
+                assert ide.status_code == 404
 
-            metrics = client.get("/metrics")
+            metrics = client.get(run.metrics_url)
             assert metrics.status_code == 200
-            assert 'pgw_graphql_requests_total{operation="Discovery"' in metrics.text
+            # a client's operation name is not a label: only shipped names, else "other"
+            assert 'pgw_graphql_requests_total{operation="other"' in metrics.text
+            if not run.metrics_url.startswith(run.url):
+                assert client.get("/metrics").status_code == 404  # its own port only
     finally:
         status = stop(run)
     output = run.log.read_text(errors="replace")
     assert status == 0, output[-3000:]
     assert "could not start" not in output, output[-3000:]
+    # one log stream: uvicorn's, the standard library's and structlog's lines are all JSON
+    for line in output.splitlines():
+        if line.strip():
+            assert json.loads(line)["level"], line
 
 
 def test_a_worker_that_cannot_start_stops_the_process_with_its_reason(
-    installed: Installed, live: LiveStack, private_redis: int
+    installed: Installed, live: LiveStack, private_redis: Redises
 ) -> None:
-    """With the decision log left at its default (relative to the read-only /app), the
-    workers cannot start: the whole process exits 1 and says why, on one line."""
-    run = start(compose(), installed, live, private_redis, drop_env=("PGW_DECISION_LOG_PATH",))
+    """With the decision log a local file left at its default path (relative to the
+    read-only /app), the workers cannot start: the whole process exits 1 and says why, on
+    one line."""
+    run = start(
+        compose(),
+        installed,
+        live,
+        private_redis,
+        drop_env=("PGW_DECISION_LOG_PATH", "PGW_EVENTS_REDIS_URL"),
+    )
     try:
-        status = run.proc.wait(timeout=90)
+        status = run.proc.wait(timeout=240)
     finally:
         stop(run)
     assert status == 1
