@@ -36,7 +36,6 @@ from clients.contracts import (
     RankRequest,
     RankResponse,
 )
-from clients.contracts.common import Surface
 from clients.errors import BackendError
 from clients.registry import Backends
 from clients.results import CacheResult, Fetched
@@ -71,21 +70,6 @@ class Services:
     backends: Backends
     plans: Plans
     stale: StaleSections
-
-
-@dataclass(frozen=True, slots=True)
-class SurfaceInputs:
-    """The surface-specific arguments that shape retrieval and filtering."""
-
-    surface: Surface
-    category: str | None = None
-    venue_id: str | None = None
-    cart_item_ids: tuple[str, ...] = ()
-
-    @property
-    def context_key(self) -> str:
-        """Distinguishes stale entries of the same section on different pages."""
-        return ",".join(filter(None, (self.category, self.venue_id, *sorted(self.cart_item_ids))))
 
 
 @dataclass(slots=True)
@@ -240,17 +224,14 @@ class PageBuild:
         services: Services,
         request: PageRequest,
         plan: SurfacePlan,
-        inputs: SurfaceInputs,
-        *,
-        audience: Audience,
     ) -> None:
         self._services = services
         self._backends = services.backends
         self._request = request
         self._plan = plan
-        self._inputs = inputs
-        self._audience = audience
-        self._hydrator = _Hydrator(services, request, audience)
+        self._inputs = request.inputs
+        self._audience = request.audience
+        self._hydrator = _Hydrator(services, request, request.audience)
         self.sections = [
             s
             for s in plan.sections

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from cachetools import TLRUCache
 
-from resolvers.engine import BuiltSection, SurfaceInputs
+from resolvers.engine import BuiltSection
 from resolvers.request import PageReport, PageRequest
 
 __all__ = ["CachedPage", "PageCache"]
@@ -104,8 +104,9 @@ class PageCache:
         return 0 if self._pages is None else len(self._pages)
 
     @staticmethod
-    def key(request: PageRequest, inputs: SurfaceInputs) -> Hashable:
+    def key(request: PageRequest) -> Hashable:
         """Everything the build of this page reads from the request."""
+        inputs = request.inputs
         return (
             inputs.surface.value,
             request.user_id,

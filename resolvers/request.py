@@ -20,8 +20,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from clients.contracts import Location, RequestContext
+from clients.contracts.common import Surface
 from clients.deadline import Deadline
 from clients.results import CacheResult
+from resolvers.materialise import Audience
 from resolvers.plans import Market
 
 
@@ -157,9 +159,26 @@ class RequestScope:
         return Deadline(min(self.deadline.expires_at, self.arrived + budget_s), self.deadline.clock)
 
 
+@dataclass(frozen=True, slots=True)
+class SurfaceInputs:
+    """The surface-specific arguments that shape retrieval and filtering."""
+
+    surface: Surface
+    category: str | None = None
+    venue_id: str | None = None
+    cart_item_ids: tuple[str, ...] = ()
+
+    @property
+    def context_key(self) -> str:
+        """Distinguishes stale entries of the same section on different pages."""
+        return ",".join(filter(None, (self.category, self.venue_id, *sorted(self.cart_item_ids))))
+
+
 @dataclass(slots=True)
 class PageRequest:
-    """The viewer, where and when they are, and how long we have."""
+    """One page of the request, made by ``Surfaces`` per root field: who asks, where and
+    when, the experiment assignment, how long we have, the surface's arguments (``inputs``)
+    and, derived from those, the ``audience`` the sections are materialised for."""
 
     request_id: str
     user_id: str | None
@@ -179,6 +198,18 @@ class PageRequest:
     page_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Made here for every page served, never taken from the client: the page's exposure
     id, and the suffix of every decision id served on it (``<decision>~<page>``)."""
+    inputs: SurfaceInputs = field(kw_only=True)
+    audience: Audience = field(init=False, repr=False, compare=False)
+    """Where and when the page is seen and what it leaves out, with the page's memo of venue
+    facts; derived from ``location``, ``local_now`` and ``inputs``, never passed beside it."""
+
+    def __post_init__(self) -> None:
+        self.audience = Audience(
+            location=self.location,
+            now=self.local_now,
+            venue_id=self.inputs.venue_id,
+            excluded_ids=frozenset(self.inputs.cart_item_ids),
+        )
 
     @property
     def city(self) -> str | None:

@@ -18,19 +18,11 @@ from clients.contracts.common import Surface
 from clients.errors import BackendError
 from resolvers import materialise as mat
 from resolvers.cursor import decode_cursor, encode_cursor
-from resolvers.engine import (
-    BuiltSection,
-    InstantPart,
-    PageBuild,
-    Services,
-    SurfaceInputs,
-    observed,
-)
+from resolvers.engine import BuiltSection, InstantPart, PageBuild, Services, observed
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.events.tracker import SectionTracker
 from resolvers.experiments import assignments
 from resolvers.geo import find_market
-from resolvers.materialise import Audience
 from resolvers.page import (
     AnySection,
     Banner,
@@ -55,7 +47,7 @@ from resolvers.page import (
 from resolvers.page_cache import PageCache
 from resolvers.progressive import ProgressiveDiscoveryPage, instant_page, progressive_page
 from resolvers.references import References
-from resolvers.request import PageRequest, RequestScope, Viewer, local_time
+from resolvers.request import PageRequest, RequestScope, SurfaceInputs, Viewer, local_time
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MAX_ID_LENGTH = 64
@@ -116,7 +108,10 @@ class Surfaces:
         page cached while healthy would hide a fault just switched on)."""
         return Surfaces(self._services, self._tracker)
 
-    def _request(self, surface: Surface, scope: RequestScope, location: Location) -> PageRequest:
+    def _request(
+        self, inputs: SurfaceInputs, scope: RequestScope, location: Location
+    ) -> PageRequest:
+        surface = inputs.surface
         plan = self._plans.surface(surface)
         viewer = scope.viewer
         market = find_market(self._plans.markets, location)
@@ -142,23 +137,21 @@ class Surfaces:
             hidden_sections=frozenset(h for v in variants.values() for h in v.hidden_sections),
             shed=scope.shed,
             report=scope.report.page(),
+            inputs=inputs,
         )
         request.report.experiments = {name: v.name for name, v in variants.items()}
         return request
 
     async def _build(
-        self,
-        request: PageRequest,
-        inputs: SurfaceInputs,
-        audience: Audience,
-        on_instant: Callable[[InstantPart], None] | None = None,
+        self, request: PageRequest, on_instant: Callable[[InstantPart], None] | None = None
     ) -> tuple[list[BuiltSection], bool]:
         pages = self._pages
-        key = pages.key(request, inputs) if pages.enabled else None
+        inputs = request.inputs
+        key = pages.key(request) if pages.enabled else None
         if key is not None and (cached := pages.get(key)) is not None:
             return cached.replay(request.report, inputs.surface.value), cached.degraded
         plan = self._plans.surface(inputs.surface)
-        build = PageBuild(self._services, request, plan, inputs, audience=audience)
+        build = PageBuild(self._services, request, plan)
         page = await build.run(on_instant)
         if key is not None:
             request.report.page_cache = "miss"
@@ -178,9 +171,8 @@ class Surfaces:
 
     async def discovery(self, scope: RequestScope, lat: float, lon: float) -> DiscoveryPage:
         location = validate_location(lat, lon)
-        request = self._request(Surface.DISCOVERY, scope, location)
-        audience = Audience(location=location, now=request.local_now)
-        built, degraded = await self._build(request, SurfaceInputs(Surface.DISCOVERY), audience)
+        request = self._request(SurfaceInputs(Surface.DISCOVERY), scope, location)
+        built, degraded = await self._build(request)
         return DiscoveryPage(
             request_id=request.request_id,
             sections=self._sections(request, Surface.DISCOVERY, built),
@@ -193,8 +185,7 @@ class Surfaces:
         """The Discovery page as soon as its instant sections are built, its personalised
         sections resolving later, under the same deadline and fallbacks (decision 0021)."""
         location = validate_location(lat, lon)
-        request = self._request(Surface.DISCOVERY, scope, location)
-        audience = Audience(location=location, now=request.local_now)
+        request = self._request(SurfaceInputs(Surface.DISCOVERY), scope, location)
         loop = asyncio.get_running_loop()
         first: asyncio.Future[InstantPart] = loop.create_future()
 
@@ -202,9 +193,7 @@ class Surfaces:
             if not first.done():
                 first.set_result(part)
 
-        build = loop.create_task(
-            self._build(request, SurfaceInputs(Surface.DISCOVERY), audience, on_instant)
-        )
+        build = loop.create_task(self._build(request, on_instant))
         waiting: set[asyncio.Future[Any]] = {first, build}
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         surface = Surface.DISCOVERY.value
@@ -255,11 +244,9 @@ class Surfaces:
             )
         start = decode_cursor(after) + 1 if after is not None else 0
         category = self._category(slug)
-        request = self._request(Surface.CATEGORY, scope, location)
-        audience = Audience(location=location, now=request.local_now)
-        built, degraded = await self._build(
-            request, SurfaceInputs(Surface.CATEGORY, category=slug), audience
-        )
+        inputs = SurfaceInputs(Surface.CATEGORY, category=slug)
+        request = self._request(inputs, scope, location)
+        built, degraded = await self._build(request)
         section = built[0]
         venues = [v for v in section.entities if isinstance(v, Venue)]
         window = venues[start : start + first]
@@ -298,13 +285,12 @@ class Surfaces:
     ) -> VenuePage:
         location = validate_location(lat, lon)
         validate_id(venue_id, argument="venueId")
-        request = self._request(Surface.VENUE_PAGE, scope, location)
-        audience = Audience(location=location, now=request.local_now, venue_id=venue_id)
+        request = self._request(
+            SurfaceInputs(Surface.VENUE_PAGE, venue_id=venue_id), scope, location
+        )
         lookup = asyncio.get_running_loop().create_task(self._lookup_venue(request, venue_id))
         try:
-            built, degraded = await self._build(
-                request, SurfaceInputs(Surface.VENUE_PAGE, venue_id=venue_id), audience
-            )
+            built, degraded = await self._build(request)
         finally:
             entity = await lookup
         if entity is None:
@@ -315,7 +301,7 @@ class Surfaces:
         if isinstance(entity, BackendError):
             degraded = request.report.degraded = True
         else:
-            venue = mat.venue(entity, audience, None, require_delivery=False)
+            venue = mat.venue(entity, request.audience, None, require_delivery=False)
         return VenuePage(
             request_id=request.request_id,
             venue=venue,
@@ -370,20 +356,11 @@ class Surfaces:
         location = validate_location(lat, lon)
         validate_id(venue_id, argument="cart.venueId")
         item_ids = self._validate_lines(lines)
-        request = self._request(Surface.CART, scope, location)
-        audience = Audience(
-            location=location,
-            now=request.local_now,
-            venue_id=venue_id,
-            excluded_ids=frozenset(item_ids),
-        )
+        inputs = SurfaceInputs(Surface.CART, venue_id=venue_id, cart_item_ids=item_ids)
+        request = self._request(inputs, scope, location)
         lookup = asyncio.get_running_loop().create_task(self._lookup_items(request, item_ids))
         try:
-            built, degraded = await self._build(
-                request,
-                SurfaceInputs(Surface.CART, venue_id=venue_id, cart_item_ids=item_ids),
-                audience,
-            )
+            built, degraded = await self._build(request)
         finally:
             items = await lookup
         if isinstance(items, BackendError):

@@ -9,14 +9,17 @@ from clients.contracts import Location
 from clients.contracts.common import Surface
 from clients.deadline import Deadline
 from gateway.settings import DATA_DIR
-from resolvers.engine import BuiltSection, SurfaceInputs
+from resolvers.engine import BuiltSection
 from resolvers.page import ContentSource
 from resolvers.page_cache import PageCache
 from resolvers.plans import load_plans
-from resolvers.request import PageReport, PageRequest
+from resolvers.request import PageReport, PageRequest, SurfaceInputs
 
 PLANS = load_plans(DATA_DIR / "plans.yaml")
 NOON = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+DISCOVERY = SurfaceInputs(Surface.DISCOVERY)
 
 
 def request(**overrides: object) -> PageRequest:
@@ -28,6 +31,7 @@ def request(**overrides: object) -> PageRequest:
         "local_now": NOON,
         "deadline": Deadline.after(1),
         "reserve_s": 0.01,
+        "inputs": DISCOVERY,
     }
     values.update(overrides)
     return PageRequest(**values)  # type: ignore[arg-type]
@@ -38,12 +42,9 @@ def sections() -> list[BuiltSection]:
     return [BuiltSection(plan, ContentSource.PERSONALISED, [], degraded=False)]
 
 
-DISCOVERY = SurfaceInputs(Surface.DISCOVERY)
-
-
 def test_a_kept_page_is_replayed_into_the_next_trace() -> None:
     cache = PageCache(30, 10)
-    key = cache.key(request(), DISCOVERY)
+    key = cache.key(request())
     built = request().report
     built.sections = {"banners": "ranked"}
     cache.put(key, sections(), built, degraded=False)
@@ -61,7 +62,7 @@ def test_a_kept_page_is_replayed_into_the_next_trace() -> None:
 def test_entries_expire_between_80_and_100_percent_of_the_ttl() -> None:
     now = [0.0]
     cache = PageCache(20, 1000, clock=lambda: now[0], rng=random.Random(7))
-    keys = [cache.key(request(user_id=f"u{n}"), DISCOVERY) for n in range(200)]
+    keys = [cache.key(request(user_id=f"u{n}")) for n in range(200)]
     for key in keys:
         cache.put(key, sections(), PageReport(), degraded=False)
     now[0] = 15.9
@@ -75,7 +76,7 @@ def test_entries_expire_between_80_and_100_percent_of_the_ttl() -> None:
 
 def test_degraded_or_late_pages_are_not_kept() -> None:
     cache = PageCache(30, 10)
-    key = cache.key(request(), DISCOVERY)
+    key = cache.key(request())
     cache.put(key, sections(), PageReport(), degraded=True)
     late = PageReport(deadline_exceeded=True)
     cache.put(key, sections(), late, degraded=False)
@@ -86,30 +87,28 @@ def test_degraded_or_late_pages_are_not_kept() -> None:
 def test_the_number_of_pages_is_bounded() -> None:
     cache = PageCache(30, 3)
     for n in range(10):
-        cache.put(
-            cache.key(request(user_id=f"u{n}"), DISCOVERY), sections(), PageReport(), degraded=False
-        )
+        cache.put(cache.key(request(user_id=f"u{n}")), sections(), PageReport(), degraded=False)
     assert len(cache) == 3
-    assert cache.get(cache.key(request(user_id="u9"), DISCOVERY)) is not None
-    assert cache.get(cache.key(request(user_id="u0"), DISCOVERY)) is None
+    assert cache.get(cache.key(request(user_id="u9"))) is not None
+    assert cache.get(cache.key(request(user_id="u0"))) is None
 
 
 def test_zero_ttl_or_size_turns_it_off() -> None:
     for cache in (PageCache(0, 10), PageCache(30, 0)):
         assert not cache.enabled
-        key = cache.key(request(), DISCOVERY)
+        key = cache.key(request())
         cache.put(key, sections(), PageReport(), degraded=False)
         assert cache.get(key) is None
 
 
 def test_the_key_holds_everything_the_build_reads() -> None:
-    base = PageCache.key(request(), DISCOVERY)
+    base = PageCache.key(request())
     same = [
-        PageCache.key(request(request_id="r2", deadline=Deadline.after(5)), DISCOVERY),
+        PageCache.key(request(request_id="r2", deadline=Deadline.after(5))),
         # ~5 m away: within a phone's fix jitter
-        PageCache.key(request(location=Location(lat=60.16993, lon=24.93842)), DISCOVERY),
+        PageCache.key(request(location=Location(lat=60.16993, lon=24.93842))),
         # a later minute of the same hour: the TTL, not the key, bounds open-now's lag
-        PageCache.key(request(local_now=NOON.replace(minute=59)), DISCOVERY),
+        PageCache.key(request(local_now=NOON.replace(minute=59))),
     ]
     assert all(k == base for k in same)
     different = [
@@ -121,16 +120,15 @@ def test_the_key_holds_everything_the_build_reads() -> None:
         request(location=Location(lat=60.1709, lon=24.9384)),
         request(local_now=NOON.replace(hour=13)),
     ]
-    assert all(PageCache.key(r, DISCOVERY) != base for r in different)
+    assert all(PageCache.key(r) != base for r in different)
     inputs = [
         SurfaceInputs(Surface.CATEGORY, category="pizza"),
         SurfaceInputs(Surface.CATEGORY, category="sushi"),
         SurfaceInputs(Surface.CART, venue_id="v1", cart_item_ids=("i1",)),
         SurfaceInputs(Surface.CART, venue_id="v1", cart_item_ids=("i1", "i2")),
     ]
-    keys = {PageCache.key(request(), i) for i in inputs}
+    keys = {PageCache.key(request(inputs=i)) for i in inputs}
     assert len(keys) == len(inputs)
     assert base not in keys
-    assert PageCache.key(
-        request(), SurfaceInputs(Surface.CART, venue_id="v1", cart_item_ids=("i2", "i1"))
-    ) == PageCache.key(request(), inputs[3])
+    reordered = SurfaceInputs(Surface.CART, venue_id="v1", cart_item_ids=("i2", "i1"))
+    assert PageCache.key(request(inputs=reordered)) == PageCache.key(request(inputs=inputs[3]))
