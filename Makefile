@@ -83,10 +83,10 @@ soak: setup
 # document; writes tests/security/results/fuzz.{md,json}), schemathesis against the live
 # stack, and graphql-cop when GRAPHQL_COP_DIR points at a checkout of it. Under 10 minutes.
 .PHONY: fuzz
-FUZZ_EXAMPLES ?= 300
+FUZZ_EXAMPLES ?= 200
 fuzz: setup
-	timeout --kill-after=10 240 $(PY) -m tests.security.campaign --examples $(FUZZ_EXAMPLES)
-	timeout --kill-after=10 240 $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
+	timeout --kill-after=10 200 $(PY) -m tests.security.campaign --examples $(FUZZ_EXAMPLES)
+	timeout --kill-after=10 300 $(PY) -m pytest -q -p no:cacheprovider -o timeout=280 tests/fuzz
 	if [ -n "$(GRAPHQL_COP_DIR)" ]; then \
 	  timeout --kill-after=10 100 $(PY) -m tests.security.graphql_cop "$(GRAPHQL_COP_DIR)"; fi
 

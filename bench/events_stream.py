@@ -39,7 +39,8 @@ import httpx
 import orjson
 import redis
 
-from tests.live import ROOT, SECRET, LiveStack, free_port, live_stack, wait_healthy
+from clients.contracts.ports import BACKEND_NAMES
+from tests.live import ROOT, SECRET, LiveStack, free_port, wait_healthy
 from tests.redis_server import redis_server
 
 DISCOVERY = (
@@ -269,9 +270,32 @@ def run(
 
 
 @contextlib.contextmanager
-def _stack(work: Path) -> Iterator[LiveStack]:
-    with live_stack(work) as stack:
-        yield stack
+def _backends(work: Path, timeout_s: float = 600) -> Iterator[LiveStack]:
+    """The five reference backends only (this scenario runs its own gateways)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    urls: dict[str, str] = {}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for name in BACKEND_NAMES:
+            port = free_port()
+            urls[name] = f"http://127.0.0.1:{port}"
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "backends", "serve", name, "--port", str(port)],
+                    env=env,
+                    cwd=ROOT,
+                    stdout=(work / f"{name}.log").open("wb"),
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        for proc, url in zip(procs, urls.values(), strict=True):
+            wait_healthy(f"{url}/healthz", timeout_s, proc)
+        yield LiveStack(gateway_url="", backend_urls=urls, procs=procs)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -283,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     work = ROOT / ".cache" / "bench" / f"events-stream-{stamp}"
     work.mkdir(parents=True, exist_ok=True)
-    with _stack(work) as live:
+    with _backends(work) as live:
         result = run(
             live,
             work,
