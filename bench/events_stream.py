@@ -10,9 +10,10 @@ started again on the same Redis. Then, from the streams themselves:
 - the delivery worker of the new process resumes: the reward outbox drains to zero, taking
   over what the dead process had claimed, and the dead consumer leaves the group.
 
-Figures (``python -m bench.events_stream``, writes ``bench/results/events-stream-<ts>.json``):
+Figures (``python -m bench.events_stream``, writes ``docs/results/events-stream.json``):
 restart time (SIGKILL to ``/readyz`` 200), decision lines and events per second through the
-stream during the run, and the outbox's lag after the load stops (time to drain).
+stream during the run, and the outbox's lag after the load stops (time to drain);
+``--throughput N`` writes ``docs/results/events-stream-throughput.json``.
 ``tests/feedback/test_durable_stream.py`` runs a short version and asserts the counts.
 """
 
@@ -345,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
 
         with redis_server(work / "events-redis", durable=True) as port:
             figures = asyncio.run(_throughput(port, args.throughput))
-        out = ROOT / "bench" / "results" / f"events-stream-throughput-{stamp}.json"
+        out = ROOT / "docs" / "results" / "events-stream-throughput.json"
         record = {
             "command": "python -m bench.events_stream " + " ".join(argv or sys.argv[1:]),
             "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
@@ -364,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             before_kill_s=args.before_kill_s,
             after_restart_s=args.after_restart_s,
         )
-    out = ROOT / "bench" / "results" / f"events-stream-{stamp}.json"
+    out = ROOT / "docs" / "results" / "events-stream.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
     record = {
