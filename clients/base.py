@@ -343,7 +343,7 @@ class BackendClient:
         )
         with _tracer.start_as_current_span(
             f"{self.name} {endpoint}",
-            kind=SpanKind.CLIENT,
+            kind=SpanKind.INTERNAL,  # the HTTP attempts under it are the CLIENT spans
             attributes={"pgw.backend": self.name, "pgw.endpoint": endpoint},
         ):
             return cast(Fetched[M], await self.send(call))
@@ -555,12 +555,45 @@ class BackendClient:
         of each call's CPU. Timeouts travel in the request's ``timeout`` extension as the
         client would put them there; errors are the same httpx exceptions.
         """
+        if trace.get_current_span().is_recording():
+            return await self._send_traced(request)
         response = await self._transport.handle_async_request(request)
         try:
             await response.aread()
         finally:
             await response.aclose()
         return response
+
+    async def _send_traced(self, request: httpx.Request) -> httpx.Response:
+        """One attempt as an HTTP client span (OpenTelemetry's HTTP conventions); the
+        backend's ``traceparent`` is this span's."""
+        url = request.url
+        attributes: dict[str, str | int] = {
+            "http.request.method": request.method,
+            "server.address": url.host,
+            "server.port": url.port or (443 if url.scheme == "https" else 80),
+            "url.full": str(url.copy_with(username=None, password=None)),
+        }
+        with _tracer.start_as_current_span(
+            request.method, kind=SpanKind.CLIENT, attributes=attributes
+        ) as span:
+            carrier: dict[str, str] = {}
+            inject(carrier)
+            request.headers.update(carrier)
+            try:
+                response = await self._transport.handle_async_request(request)
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
+            except Exception as exc:
+                span.set_attribute("error.type", type(exc).__qualname__)
+                raise
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_attribute("error.type", str(response.status_code))
+                span.set_status(Status(StatusCode.ERROR))
+            return response
 
     def _url(self, path: str) -> httpx.URL:
         """The absolute URL of an endpoint's ``path``, merged with the base URL once.

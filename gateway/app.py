@@ -44,6 +44,7 @@ from gateway.document_manifest import by_sha256, load_manifest
 from gateway.extensions import DebugTimings, error_policy
 from gateway.feedback import Feedback, open_feedback
 from gateway.graphiql import demo_headers, graphiql_html, mount_graphiql_assets
+from gateway.incremental import IncrementalDeliveryMixin
 from gateway.limits import Limits, limit_extensions
 from gateway.logs import AccessLog, configure_logging, trace_id_from
 from gateway.media import (
@@ -244,7 +245,9 @@ class RateLimited(Exception):
         self.retry_after_s = retry_after_s
 
 
-class GatewayGraphQL(CompiledExecutionMixin, GraphQL[GatewayContext, None]):
+class GatewayGraphQL(
+    CompiledExecutionMixin, IncrementalDeliveryMixin, GraphQL[GatewayContext, None]
+):
     """Strawberry's ASGI view, served as a plain route, with orjson both ways.
 
     Strawberry's FastAPI router would resolve the context through FastAPI's dependency
@@ -405,6 +408,12 @@ def gateway_schema(limits: Limits) -> Any:
 
 
 @functools.cache
+def gateway_incremental_schema(limits: Limits) -> Any:
+    """The same schema with ``@defer``/``@stream``, for the documents using them (0021)."""
+    return build_schema(_extensions(limits), error_processor=_errors(limits), incremental=True)
+
+
+@functools.cache
 def gateway_subgraph_schema(limits: Limits) -> Any:
     """The Federation 2 subgraph schema (decision 0020), with the same extensions."""
     return build_subgraph_schema(_extensions(limits), error_processor=_errors(limits))
@@ -558,6 +567,7 @@ def create_app(
         graphiql=settings.graphiql_enabled,
         graphiql_page=functools.partial(_graphiql_page, settings),
     )
+    graphql.incremental_schema = gateway_incremental_schema(settings.limits())
     if settings.compiled_execution:
         # The shipped operations skip graphql-core's executor: compiled once at start-up
         # into projectors over the page objects (gateway/compiled; decision 0008).

@@ -40,6 +40,7 @@ from graphql import (
 # and the schema's own bounds; ``first`` arguments count as given (or their maximum).
 LIST_SIZES: dict[str, int] = {
     "sections": 10,
+    "layout": 10,  # a progressive page's slots: one per section (0021)
     "venues": 20,
     "items": 20,
     "categories": 30,

@@ -1,5 +1,10 @@
 """OpenTelemetry: a span per GraphQL operation, per section and per backend call.
 
+The operation span follows the GraphQL semantic conventions (``graphql.operation.type``,
+``graphql.operation.name``, named ``"{type} {name}"``); each HTTP attempt to a backend is an
+HTTP client span (``http.request.method``, ``server.address``, ``url.full``,
+``http.response.status_code``; ``clients/base.py``) under the call's own span.
+
 Off by default. Turned on by the standard variables: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) with ``OTEL_TRACES_EXPORTER`` unset or ``otlp``;
 ``OTEL_SDK_DISABLED=true`` wins. The OTLP/HTTP exporter reads the rest of its ``OTEL_*``
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -39,6 +45,14 @@ def tracing_requested() -> bool:
 
 
 _configured = False
+
+
+def _operation_type(execution_context: Any) -> str | None:
+    """``query``, ``mutation`` or ``subscription``; None when the document did not parse."""
+    try:
+        return str(execution_context.operation_type.value)
+    except Exception:
+        return None
 
 
 def tracing_active() -> bool:
@@ -86,10 +100,15 @@ class OperationSpan(SchemaExtension):
             with _tracer.start_as_current_span("graphql", kind=SpanKind.SERVER) as span:
                 yield
                 if span.is_recording():
+                    # OpenTelemetry's GraphQL conventions: "{type} {name}" (the name bounded
+                    # to the shipped operations, as in the metrics), the type as an attribute
                     name = telemetry_name(self.execution_context.operation_name)
-                    span.update_name(f"graphql {name}")
+                    kind = _operation_type(self.execution_context)
+                    span.update_name(f"{kind} {name}" if kind else "GraphQL Operation")
                     report = context.report if context is not None else RequestReport()
                     errors = operation_errors(self.execution_context)
+                    if kind:
+                        span.set_attribute("graphql.operation.type", kind)
                     span.set_attributes(
                         {
                             "graphql.operation.name": name,

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from opentelemetry import trace
@@ -88,6 +88,20 @@ class BuiltSection:
 class BuiltPage:
     sections: list[BuiltSection]
     degraded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InstantPart:
+    """What a page can show before the ranking answers (progressive delivery, 0021).
+
+    ``order`` is every planned section's id in display order; ``sections`` holds the ones
+    already built and shown (popularity lists, bandit banners), de-duplicated and cut among
+    themselves; ``personalised`` the ones still being built (a retrieval strategy each).
+    """
+
+    order: list[str]
+    sections: dict[str, BuiltSection]
+    personalised: frozenset[str]
 
 
 @dataclass(slots=True)
@@ -337,7 +351,10 @@ class PageBuild:
 
     # -- the build ----------------------------------------------------------------------
 
-    async def run(self) -> BuiltPage:
+    async def run(self, on_instant: Callable[[InstantPart], None] | None = None) -> BuiltPage:
+        """Build the page. ``on_instant`` (progressive delivery, decision 0021) is called as
+        soon as the sections that wait for no retrieval or ranking are built, with the page's
+        display order, while the ranking is still in flight."""
         loop = asyncio.get_running_loop()
         # Shed (past saturation): no retrieval, ranking or bandit call; every section walks
         # its chain from what needs none — popularity lists, stale entries, defaults.
@@ -368,6 +385,15 @@ class PageBuild:
                 # Fallback-only lists: prefetch their entities now so the fallback is ready
                 # whatever the retrieval does. City lists are in memory, so this starts at t0.
                 task.add_done_callback(self._prefetch_popular(section))
+        # Progressive delivery: sections with no retrieval strategy (popularity lists, bandit
+        # banners) need nothing the ranking brings, so they are built while it is in flight.
+        instant_task = (
+            loop.create_task(
+                self._instant(popular_tasks, decisions_task, deciding, ordered, on_instant)
+            )
+            if on_instant is not None
+            else None
+        )
 
         candidates = await retrieval
 
@@ -383,19 +409,24 @@ class PageBuild:
         decisions = await decisions_task
         decided = dict(zip(deciding, decisions[: len(deciding)], strict=True))
         order = decisions[len(deciding)] if ordered else None
+        instant = await instant_task if instant_task is not None else {}
 
-        built = await asyncio.gather(
-            *(
-                self._assemble(
-                    s,
-                    _Gathered(
-                        candidates.get(s.id),
-                        ranked.get(s.kind),
-                        decided.get(s.id),
-                        popular.get(s.id),
-                    ),
+        built = list(
+            await asyncio.gather(
+                *(
+                    _ready(instant[s.id])
+                    if s.id in instant
+                    else self._assemble(
+                        s,
+                        _Gathered(
+                            candidates.get(s.id),
+                            ranked.get(s.kind),
+                            decided.get(s.id),
+                            popular.get(s.id),
+                        ),
+                    )
+                    for s in self.sections
                 )
-                for s in self.sections
             )
         )
         order_failed = False
@@ -419,6 +450,57 @@ class PageBuild:
             b for b in built if not (b.hidden or (b.plan.hide_when_empty and not b.entities))
         ]
         return BuiltPage(sections=visible, degraded=degraded)
+
+    async def _instant(
+        self,
+        popular_tasks: Mapping[str, asyncio.Task[_Step | None]],
+        decisions_task: asyncio.Task[list[Fetched[DecideResponse] | BackendError]],
+        deciding: list[str],
+        ordered: bool,
+        on_instant: Callable[[InstantPart], None],
+    ) -> dict[str, BuiltSection]:
+        """The sections without a retrieval strategy, built from the popularity lists and
+        the bandit's decisions; ``on_instant`` gets them, de-duplicated and cut among
+        themselves, in the page's display order."""
+        instant = [s for s in self.sections if not s.content.strategy]
+        popular = dict(
+            zip(popular_tasks, await asyncio.gather(*popular_tasks.values()), strict=True)
+        )
+        decisions = await decisions_task
+        decided = dict(zip(deciding, decisions[: len(deciding)], strict=True))
+        built = await asyncio.gather(
+            *(
+                self._assemble(s, _Gathered(None, None, decided.get(s.id), popular.get(s.id)))
+                for s in instant
+            )
+        )
+        order = decisions[len(deciding)] if ordered else None
+        on_instant(self._instant_part(built, order))
+        return {b.plan.id: b for b in built}
+
+    def _instant_part(
+        self,
+        built: Sequence[BuiltSection],
+        order: Fetched[DecideResponse] | BackendError | None,
+    ) -> InstantPart:
+        """Copies of the instant sections as they will be shown, and the display order."""
+        shown = [replace(b, entities=list(b.entities), decision=dict(b.decision)) for b in built]
+        ids = [s.id for s in self.sections]
+        if order is not None and not isinstance(order, BackendError):
+            by_id = {s.id: s for s in self.sections}
+            ids = [a.arm for a in order.value.ranking if a.arm in by_id]
+            ids += [s.id for s in self.sections if s.id not in ids]
+            _note_order_decision(shown, order.value, [s.id for s in self.sections])
+        position = {section_id: i for i, section_id in enumerate(ids)}
+        shown.sort(key=lambda b: position[b.plan.id])
+        dedupe_and_limit(shown, dedupe_venues=self._services.plans.dedupe_venues)
+        visible = {
+            b.plan.id: b
+            for b in shown
+            if not (b.hidden or (b.plan.hide_when_empty and not b.entities))
+        }
+        personalised = frozenset(s.id for s in self.sections if s.content.strategy)
+        return InstantPart(order=ids, sections=visible, personalised=personalised)
 
     def _banner_arms(self) -> list[str]:
         city = self._request.city
@@ -651,6 +733,10 @@ class PageBuild:
                 reasons = {i: getattr(e, "reason", None) for i, e in zip(ids, shown, strict=True)}
                 entries[self._stale_key(section.plan)] = (ids, reasons)
         self._services.stale.remember(entries)
+
+
+async def _ready(built: BuiltSection) -> BuiltSection:
+    return built
 
 
 def _in_bandit_order(built: Sequence[BuiltSection], decision: DecideResponse) -> list[BuiltSection]:

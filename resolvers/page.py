@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 
 class ContentSource(Enum):
@@ -129,6 +130,13 @@ class DiscoveryPage:
     request_id: str
     sections: list[AnySection]
     degraded: bool
+
+    @property
+    def layout(self) -> list[Any]:
+        """A page built whole, as a layout: every slot instant (progressive pages: 0021)."""
+        from resolvers.progressive import settled_layout
+
+        return settled_layout(self.sections)
 
 
 @dataclass(frozen=True, slots=True)

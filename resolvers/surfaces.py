@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from clients.contracts import ItemEntity, Location, VenueEntity
 from clients.contracts.common import Surface
 from clients.errors import BackendError
 from resolvers import materialise as mat
 from resolvers.cursor import decode_cursor, encode_cursor
-from resolvers.engine import BuiltSection, PageBuild, Services, observed
+from resolvers.engine import BuiltSection, InstantPart, PageBuild, Services, observed
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.events.tracker import SectionTracker
 from resolvers.experiments import assignments
@@ -44,6 +45,7 @@ from resolvers.page import (
     VenuePage,
 )
 from resolvers.page_cache import PageCache
+from resolvers.progressive import ProgressiveDiscoveryPage, instant_page, progressive_page
 from resolvers.references import References
 from resolvers.request import PageRequest, RequestScope, SurfaceInputs, Viewer, local_time
 
@@ -140,7 +142,9 @@ class Surfaces:
         request.report.experiments = {name: v.name for name, v in variants.items()}
         return request
 
-    async def _build(self, request: PageRequest) -> tuple[list[BuiltSection], bool]:
+    async def _build(
+        self, request: PageRequest, on_instant: Callable[[InstantPart], None] | None = None
+    ) -> tuple[list[BuiltSection], bool]:
         pages = self._pages
         inputs = request.inputs
         key = pages.key(request) if pages.enabled else None
@@ -148,7 +152,7 @@ class Surfaces:
             return cached.replay(request.report, inputs.surface.value), cached.degraded
         plan = self._plans.surface(inputs.surface)
         build = PageBuild(self._services, request, plan)
-        page = await build.run()
+        page = await build.run(on_instant)
         if key is not None:
             request.report.page_cache = "miss"
             pages.put(key, page.sections, request.report, degraded=page.degraded, shed=request.shed)
@@ -173,6 +177,38 @@ class Surfaces:
             request_id=request.request_id,
             sections=self._sections(request, Surface.DISCOVERY, built),
             degraded=degraded,
+        )
+
+    async def discovery_progressive(
+        self, scope: RequestScope, lat: float, lon: float
+    ) -> ProgressiveDiscoveryPage:
+        """The Discovery page as soon as its instant sections are built, its personalised
+        sections resolving later, under the same deadline and fallbacks (decision 0021)."""
+        location = validate_location(lat, lon)
+        request = self._request(SurfaceInputs(Surface.DISCOVERY), scope, location)
+        loop = asyncio.get_running_loop()
+        first: asyncio.Future[InstantPart] = loop.create_future()
+
+        def on_instant(part: InstantPart) -> None:
+            if not first.done():
+                first.set_result(part)
+
+        build = loop.create_task(self._build(request, on_instant))
+        waiting: set[asyncio.Future[Any]] = {first, build}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        surface = Surface.DISCOVERY.value
+        if build.done():
+            built, degraded = build.result()
+            sections = self._sections(request, Surface.DISCOVERY, built)
+            return instant_page(request.request_id, sections, degraded)
+        order = self._plans.surface(Surface.DISCOVERY).section_order
+        point = order.decision_point if order is not None else None
+        return progressive_page(
+            request.request_id,
+            first.result(),
+            build,
+            lambda b, i: _section(b, self._tracker.section(request, surface, b, i)),
+            lambda shown: self._tracker.page(request, surface, point, shown),
         )
 
     # -- category -----------------------------------------------------------------------------

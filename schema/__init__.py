@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.context import GatewayContext, GatewayInfo, gateway_context, operation_errors
@@ -44,21 +45,33 @@ class GatewaySchema(strawberry.Schema):
 
 
 def build_schema(
-    extensions: Sequence[Any] = (), *, error_processor: ErrorProcessor | None = None
+    extensions: Sequence[Any] = (),
+    *,
+    error_processor: ErrorProcessor | None = None,
+    incremental: bool = False,
 ) -> Any:
-    """The executable schema with the given extensions (limits, masking, tracing)."""
+    """The executable schema with the given extensions (limits, masking, tracing).
+
+    ``incremental`` adds ``@defer``/``@stream`` (graphql-core 3.3's incremental execution,
+    decision 0021). graphql-core's plain ``execute`` refuses a schema holding them, and the
+    compiled path (0008) executes through it, so documents that use neither run on the
+    schema without them; the gateway sends the others to this one.
+    """
+    config = StrawberryConfig(enable_experimental_incremental_execution=incremental)
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
         types=SECTION_IMPLEMENTATIONS,
         extensions=list(extensions),
         error_processor=error_processor,
+        config=config,
     )
 
 
 def export_sdl() -> str:
-    """The schema's SDL as committed in ``schema/schema.graphql``."""
-    return str(build_schema().as_str()) + "\n"
+    """The schema's SDL as committed in ``schema/schema.graphql`` (with ``@defer`` and
+    ``@stream``, which clients may use)."""
+    return str(build_schema(incremental=True).as_str()) + "\n"
 
 
 __all__ = [

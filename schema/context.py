@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.fastapi import BaseContext
@@ -69,6 +70,9 @@ def gateway_context(execution_context: ExecutionContext | None) -> GatewayContex
 
 
 def operation_errors(execution_context: ExecutionContext) -> Sequence[GraphQLError]:
-    """The errors the operation's result carries (none before there is a result)."""
-    result = execution_context.result
+    """The errors the operation's result carries (none before there is a result); of an
+    incremental result (``@defer``, decision 0021), those of its first payload."""
+    result: Any = execution_context.result
+    if result is not None and not hasattr(result, "errors"):
+        result = getattr(result, "initial_result", None)
     return (result.errors if result is not None else None) or ()

@@ -10,6 +10,7 @@ from graphql import GraphQLError
 
 from resolvers import CartLine, ClientError
 from schema.context import GatewayInfo
+from schema.incremental import asks_for_layout, incremental
 from schema.inputs import CartInput, LocationInput
 from schema.types import CartPage, CategoryPage, DiscoveryPage, VenuePage
 
@@ -37,6 +38,10 @@ class Query:
         location: Annotated[LocationInput, strawberry.argument(description="Delivery location.")],
     ) -> DiscoveryPage:
         ctx = info.context
+        if incremental(info) and asks_for_layout(info._raw_info):
+            # progressive (decision 0021): answer with what is ready, the rest as it comes
+            progressive = ctx.surfaces.discovery_progressive(ctx.scope, location.lat, location.lon)
+            return await _answer(progressive, DiscoveryPage)
         build = ctx.surfaces.discovery(ctx.scope, location.lat, location.lon)
         return await _answer(build, DiscoveryPage)
 

@@ -14,6 +14,8 @@ from graphql import GraphQLAbstractType, GraphQLResolveInfo
 
 from resolvers import page
 from resolvers.events import EventOutcome, RecordedEvents, RejectReason
+from resolvers.progressive import ProgressiveDiscoveryPage
+from resolvers.progressive import SectionSlot as PlainSlot
 
 strawberry.enum(
     page.ContentSource,
@@ -25,7 +27,7 @@ strawberry.enum(
 )
 
 
-def _plain(cls: type[Any]) -> Any:
+def _plain(cls: type[Any] | tuple[type[Any], ...]) -> Any:
     """An ``is_type_of`` accepting the plain page object this GraphQL type projects."""
 
     def is_type_of(obj: Any, _info: GraphQLResolveInfo[Any]) -> bool:
@@ -176,12 +178,44 @@ _PAGE_REQUEST_ID = "Id of this response; quote it when reporting a problem."
 _PAGE_DEGRADED = "True when some content came from a fallback because a backend was slow or down."
 
 
+@strawberry.type(
+    description=(
+        "One place of a progressive page, in display order: its section at once when it needs "
+        "no personalisation, or later when it does. Put 'personalised' in a @defer fragment."
+    )
+)
+class SectionSlot:
+    id: strawberry.ID = strawberry.field(description="The section's id in the surface plan.")
+    instant: Section | None = strawberry.field(
+        description=(
+            "The section, when it was ready at once: its content needs no personalisation "
+            "call (popularity, banners), or the whole page was (a cached page, or a document "
+            "without @defer); null in a personalised slot."
+        )
+    )
+    personalised: Section | None = strawberry.field(
+        description=(
+            "The personalised section, when the ranking answers or the deadline makes it fall "
+            "back; null in an instant slot, or when the section turned out empty."
+        )
+    )
+    is_type_of = _plain(PlainSlot)
+
+
 @strawberry.type(description="The personalised home feed.")
 class DiscoveryPage:
     request_id: strawberry.ID = strawberry.field(description=_PAGE_REQUEST_ID)
     sections: list[Section] = strawberry.field(description="Sections in display order.")
     degraded: bool = strawberry.field(description=_PAGE_DEGRADED)
-    is_type_of = _plain(page.DiscoveryPage)
+    layout: list[SectionSlot] = strawberry.field(
+        description=(
+            "Every section's place in display order, answered as soon as the sections that "
+            "need no personalisation are ready. Ask for each slot's 'personalised' section in "
+            "a @defer fragment to render the page at once and fill it in as it arrives "
+            "(multipart/mixed incremental delivery)."
+        )
+    )
+    is_type_of = _plain((page.DiscoveryPage, ProgressiveDiscoveryPage))
 
 
 @strawberry.type(description="One venue's page with item recommendations.")

@@ -100,6 +100,7 @@ MAX_COERCION_ERRORS = 50
 # Plans are specialised per combination of the condition variables' values.
 MAX_CONDITION_VARIABLES = 6
 _SUPPORTED_DIRECTIVES = frozenset({"include", "skip", "deprecated"})
+# @defer and @stream are not among them: incremental delivery is graphql-core's (0021).
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 _BASIC_RESOLVER_FLAG = "_is_default"  # Strawberry marks its attribute-reading resolvers
 

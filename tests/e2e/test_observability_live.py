@@ -96,7 +96,7 @@ async def test_a_failing_backend_is_visible_everywhere(live: LiveStack) -> None:
 
     # spans: the operation continues the caller's trace; the ranking call failed
     finished = spans.get_finished_spans()
-    operation = next(s for s in finished if s.name == "graphql Home")
+    operation = next(s for s in finished if s.name == "query Home")
     assert format(operation.context.trace_id, "032x") == TRACE_ID
     rank_spans = [s for s in finished if s.name == "ranking rank:batch"]
     assert rank_spans
@@ -108,8 +108,12 @@ async def test_a_failing_backend_is_visible_everywhere(live: LiveStack) -> None:
     assert access["sources"]["for_you"] == "CANDIDATE_ORDER"
     assert any(e.get("backend") == "ranking" and e["log_level"] == "warning" for e in logs)
 
-    # the backend saw the gateway's trace: the traceparent of the ranking call's span
+    # the backend saw the gateway's trace: the traceparent of an HTTP attempt's span under
+    # the ranking call's span
+    rank_ids = {s.context.span_id for s in rank_spans}
+    attempts = [s for s in finished if s.parent is not None and s.parent.span_id in rank_ids]
+    assert attempts
     async with httpx.AsyncClient() as plain:
         seen = (await plain.get(f"{live.backend_urls['ranking']}/_debug/requests")).json()
-    sent = {f"00-{TRACE_ID}-{s.context.span_id:016x}-01" for s in rank_spans}
+    sent = {f"00-{TRACE_ID}-{s.context.span_id:016x}-01" for s in attempts}
     assert sent & {r["traceparent"] for r in seen}

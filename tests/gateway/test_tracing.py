@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from tests.gateway.conftest import HELSINKI, Gateway
 from tests.tracing_support import in_memory_spans
@@ -37,8 +38,12 @@ async def test_spans_follow_the_request_and_reach_the_backends(
         CATEGORY, {"loc": HELSINKI}, user="u0001", headers={"traceparent": TRACEPARENT}
     )
     finished = spans.get_finished_spans()
-    [operation] = _by_name(finished, "graphql")
-    assert operation.name == "graphql other"  # not a shipped operation: a bounded name
+    [operation] = _by_name(finished, "query ")
+    # OpenTelemetry's GraphQL conventions; not a shipped operation: a bounded name
+    assert operation.name == "query other"
+    assert operation.kind is SpanKind.SERVER
+    assert operation.attributes["graphql.operation.type"] == "query"
+    assert operation.attributes["graphql.operation.name"] == "other"
     assert format(operation.context.trace_id, "032x") == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert operation.parent is not None
     assert operation.parent.span_id == 0x00F067AA0BA902B7
@@ -61,11 +66,33 @@ async def test_spans_follow_the_request_and_reach_the_backends(
     for span in (rank, retrieval):
         assert span.context.trace_id == operation.context.trace_id
 
-    # the backends saw the trace: each request carries the traceparent of its call's span
+    # each HTTP attempt is a client span (OpenTelemetry's HTTP conventions) under its call
+    def attempts(call: ReadableSpan) -> list[ReadableSpan]:
+        return [
+            s
+            for s in finished
+            if s.parent is not None
+            and s.parent.span_id == call.context.span_id
+            and s.kind is SpanKind.CLIENT
+        ]
+
+    [fetch] = attempts(retrieval)
+    assert fetch.name == fetch.attributes["http.request.method"]
+    assert fetch.attributes["server.address"] == "retrieval.test"
+    assert str(fetch.attributes["url.full"]).startswith("http://retrieval.test/")
+    assert fetch.attributes["http.response.status_code"] == 200
+    ranked = attempts(rank)
+    assert [a.attributes["http.response.status_code"] for a in ranked] == [503, 503]
+    assert all(a.attributes["error.type"] == "503" for a in ranked)
+    assert retrieval.kind is rank.kind is SpanKind.INTERNAL
+
+    # the backends saw the trace: each request carries the traceparent of its attempt's span
     seen = [r["headers"].get("traceparent") for r in gateway.fakes.requests["retrieval"]]
-    assert seen == [f"00-{retrieval.context.trace_id:032x}-{retrieval.context.span_id:016x}-01"]
+    assert seen == [f"00-{fetch.context.trace_id:032x}-{fetch.context.span_id:016x}-01"]
     ranking_seen = {r["headers"]["traceparent"] for r in gateway.fakes.requests["ranking"]}
-    assert ranking_seen == {f"00-{rank.context.trace_id:032x}-{rank.context.span_id:016x}-01"}
+    assert ranking_seen == {
+        f"00-{a.context.trace_id:032x}-{a.context.span_id:016x}-01" for a in ranked
+    }
 
 
 async def test_without_a_tracer_provider_the_operation_makes_no_span(
