@@ -10,9 +10,10 @@ started again on the same Redis. Then, from the streams themselves:
 - the delivery worker of the new process resumes: the reward outbox drains to zero, taking
   over what the dead process had claimed, and the dead consumer leaves the group.
 
-Figures (``python -m bench.events_stream``, writes ``bench/results/events-stream-<ts>.json``):
+Figures (``python -m bench.events_stream``, writes ``docs/results/events-stream.json``):
 restart time (SIGKILL to ``/readyz`` 200), decision lines and events per second through the
-stream during the run, and the outbox's lag after the load stops (time to drain).
+stream during the run, and the outbox's lag after the load stops (time to drain);
+``--throughput N`` writes ``docs/results/events-stream-throughput.json``.
 ``tests/feedback/test_durable_stream.py`` runs a short version and asserts the counts.
 """
 
@@ -298,15 +299,64 @@ def _backends(work: Path, timeout_s: float = 600) -> Iterator[LiveStack]:
             proc.wait(timeout=30)
 
 
+async def _throughput(port: int, lines: int) -> dict[str, float]:
+    """Decision lines through ``RedisDecisionStream`` alone, as fast as it takes them: the
+    stream's own ceiling, apart from page building (what a loaded machine's pages measure)."""
+
+    from resolvers.events.decision_stream import RedisDecisionStream, durable_writes, settle
+
+    stream = RedisDecisionStream(f"redis://127.0.0.1:{port}/0", "bench:decisions")
+    await stream.start()
+    line = {"type": "decision", "decision_id": "x" * 32, "arms": ["a", "b", "c"], "p": 0.5}
+    latencies: list[float] = []
+    started = time.perf_counter()
+    for batch in range(lines // 10):  # pages of ten lines, each waited for as a response is
+        with durable_writes() as waiting:
+            for _ in range(10):
+                stream.record({**line, "n": batch})
+            t = time.perf_counter()
+            await settle(waiting, 5.0)
+            latencies.append(time.perf_counter() - t)
+    elapsed = time.perf_counter() - started
+    await stream.aclose()
+    latencies.sort()
+    return {
+        "lines": lines,
+        "lines_per_s": round(lines / elapsed),
+        "page_wait_p50_ms": round(latencies[len(latencies) // 2] * 1000, 3),
+        "page_wait_p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 3),
+        "dropped": stream.dropped,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.events_stream", description=__doc__)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--before-kill-s", type=float, default=20.0)
     parser.add_argument("--after-restart-s", type=float, default=20.0)
+    parser.add_argument(
+        "--throughput", type=int, default=0, help="only: N lines through the stream writer"
+    )
     args = parser.parse_args(argv)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     work = ROOT / ".cache" / "bench" / f"events-stream-{stamp}"
     work.mkdir(parents=True, exist_ok=True)
+    if args.throughput:
+        import asyncio
+
+        with redis_server(work / "events-redis", durable=True) as port:
+            figures = asyncio.run(_throughput(port, args.throughput))
+        out = ROOT / "docs" / "results" / "events-stream-throughput.json"
+        record = {
+            "command": "python -m bench.events_stream " + " ".join(argv or sys.argv[1:]),
+            "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
+            "cores": os.cpu_count(),
+            **figures,
+        }
+        out.write_text(json.dumps(record, indent=2) + "\n")
+        print(json.dumps(record, indent=2))
+        print(f"written: {out.relative_to(ROOT)}")
+        return 0
     with _backends(work) as live:
         result = run(
             live,
@@ -315,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             before_kill_s=args.before_kill_s,
             after_restart_s=args.after_restart_s,
         )
-    out = ROOT / "bench" / "results" / f"events-stream-{stamp}.json"
+    out = ROOT / "docs" / "results" / "events-stream.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
     record = {
