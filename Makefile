@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 GRAPHIQL := gateway/graphiql
 
-.PHONY: demo test lint fmt typecheck setup browser promtool assets schema clean chaos bench soak diagram node-tools
+.PHONY: demo test lint fmt typecheck setup browser promtool assets schema clean chaos bench soak diagram node-tools bench-progressive
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -93,6 +93,12 @@ fuzz: setup
 .PHONY: simulate
 simulate: setup
 	timeout --kill-after=30 7200 $(PY) -m backends simulate $(SIM_ARGS)
+
+# Progressive pages (decision 0021): Apollo Client 4 asks for 60 Discovery pages with @defer,
+# ranking slowed to 150 ms; when the first and the last result arrive, p50/p95; writes
+# bench/results/progressive.json. ~1-2 min; the timeout stops everything if it hangs.
+bench-progressive: setup
+	timeout --kill-after=30 600 $(PY) -m bench.progressive $(PROGRESSIVE_ARGS)
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
