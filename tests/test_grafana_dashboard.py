@@ -42,6 +42,9 @@ METRICS: dict[str, tuple[str, frozenset[str]]] = {
     "pgw_deadline_exceeded_total": ("counter", frozenset({"surface"})),
     "pgw_page_cache_total": ("counter", frozenset({"surface", "result"})),
     "pgw_gc_pause_seconds": ("histogram", frozenset({"generation"})),
+    "pgw_http_refusals_total": ("counter", frozenset({"status", "code"})),
+    "pgw_events_outbox_pending": ("gauge", frozenset()),
+    "pgw_decisions_dropped_total": ("counter", frozenset()),
 }
 # Labels whose values are a closed set.
 LABEL_VALUES: dict[str, dict[str, frozenset[str]]] = {

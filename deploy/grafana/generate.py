@@ -402,6 +402,35 @@ def panels() -> list[Panel]:
             ],
             unit="s",
         ),
+        row("Refusals and events"),
+        timeseries(
+            "Refused before execution",
+            "Requests turned away before any GraphQL work (decision 0017): 401 bad tokens, "
+            "413 bodies over the limit, 429 rate limits, refused persisted queries. A rise "
+            "without a rise in traffic is a misbehaving client or an attack.",
+            [
+                target(
+                    f"sum by (status, code) ({rate('pgw_http_refusals_total')})",
+                    "{{status}} {{code}}",
+                )
+            ],
+            unit="reqps",
+            stack="normal",
+        ),
+        timeseries(
+            "Events outbox and dropped decisions",
+            "Rewards waiting in the outbox for the bandit (lag: the loop learns late), and "
+            "decision lines the gateway could not write to the durable stream in time "
+            "(lost for off-policy evaluation; should stay at zero).",
+            [
+                target("sum(pgw_events_outbox_pending)", "outbox pending"),
+                target(
+                    f"sum({rate('pgw_decisions_dropped_total')})",
+                    "decisions dropped / s",
+                    ref="B",
+                ),
+            ],
+        ),
     ]
     return _layout(out)
 
