@@ -87,6 +87,7 @@ FUZZ_EXAMPLES ?= 200
 fuzz: setup
 	timeout --kill-after=10 200 $(PY) -m tests.security.campaign --examples $(FUZZ_EXAMPLES)
 	timeout --kill-after=10 300 $(PY) -m pytest -q -p no:cacheprovider -o timeout=280 tests/fuzz
+	PGW_DIFFERENTIAL_EXAMPLES=400 timeout --kill-after=10 600 $(PY) -m pytest -q -p no:cacheprovider -o timeout=580 tests/compiled/test_differential.py
 	if [ -n "$(GRAPHQL_COP_DIR)" ]; then \
 	  timeout --kill-after=10 100 $(PY) -m tests.security.graphql_cop "$(GRAPHQL_COP_DIR)"; fi
 

@@ -3,6 +3,7 @@ over the same page objects: the responses must be identical, byte for byte."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from graphql import parse, validate
@@ -12,8 +13,10 @@ from hypothesis import strategies as st
 from tests.compiled.documents import Document, documents
 from tests.compiled.support import SCHEMA, assert_same, pages
 
+# 75 examples per property keep `make test` inside its budget; `make fuzz` runs 400.
+EXAMPLES = int(os.environ.get("PGW_DIFFERENTIAL_EXAMPLES", "75"))
 SETTINGS = settings(
-    max_examples=150,
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -44,7 +47,9 @@ async def test_odd_values_match_standard_execution(
     await assert_same(document.query, document.variables, page_objects)
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(document=documents(), page_objects=pages(), data=st.data())
 async def test_one_compilation_serves_every_condition_combination(
     document: Document, page_objects: dict[str, Any], data: st.DataObject
